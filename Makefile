@@ -1,0 +1,168 @@
+# lmtpd: hand-written, non-recursive.  configure writes config.mk; when it
+# is missing, the first make runs autoreconf and configure itself.
+# V=1 prints whole commands; DEVELOPER=1 turns warnings into errors;
+# SANITIZE=1 builds with ASan and UBSan.
+
+CC = cc
+CFLAGS = -O2 -g
+PREFIX = /usr/local
+prefix = $(PREFIX)
+exec_prefix = $(prefix)
+sbindir = $(exec_prefix)/sbin
+sysconfdir = $(prefix)/etc
+localstatedir = $(prefix)/var
+runstatedir = $(localstatedir)/run
+datarootdir = $(prefix)/share
+mandir = $(datarootdir)/man
+INSTALL = install
+PYTHON = python3
+
+-include config.mk
+-include local.mk
+
+# PREFIX given on the command line wins over what configure recorded.
+ifneq ($(origin PREFIX),file)
+prefix = $(PREFIX)
+exec_prefix = $(prefix)
+sbindir = $(exec_prefix)/sbin
+sysconfdir = $(prefix)/etc
+mandir = $(prefix)/share/man
+endif
+
+WARNINGS = -Wall -Wextra
+ifeq ($(DEVELOPER),1)
+WARNINGS += -Wformat=2 -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
+	-Werror
+endif
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+ALL_CPPFLAGS = -I. -Isrc -DSYSCONFDIR='"$(sysconfdir)"' \
+	-DRUNSTATEDIR='"$(runstatedir)"' $(CPPFLAGS)
+ALL_CFLAGS = -std=c11 $(WARNINGS) $(CFLAGS) $(CONFUSE_CFLAGS) -MMD -MP
+
+ifneq ($(V),1)
+Q_CC = @echo "  CC      $@";
+Q_LD = @echo "  LD      $@";
+Q_AR = @echo "  AR      $@";
+endif
+
+LIB_SRCS = \
+	src/addr.c \
+	src/buf.c \
+	src/compat.c \
+	src/conf.c \
+	src/identity.c \
+	src/listener.c \
+	src/lmtp.c \
+	src/log.c \
+	src/maildir.c \
+	src/master.c \
+	src/recipient.c \
+	src/session.c \
+	src/trace.c \
+	src/util.c \
+	src/worker.c
+LIB_OBJS = $(LIB_SRCS:.c=.o)
+
+UNIT_SRCS = \
+	tests/unit/check_main.c \
+	tests/unit/test_addr.c \
+	tests/unit/test_buf.c \
+	tests/unit/test_conf.c \
+	tests/unit/test_lmtp.c \
+	tests/unit/test_maildir.c \
+	tests/unit/test_recipient.c \
+	tests/unit/test_trace.c
+UNIT_OBJS = $(UNIT_SRCS:.c=.o)
+
+all: lmtpd
+
+config.mk: configure config.mk.in
+	./configure
+
+configure: configure.ac
+	autoreconf -i
+
+config.h: config.mk
+
+$(LIB_OBJS) src/main.o $(UNIT_OBJS): config.h
+
+.c.o:
+	$(Q_CC)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(UNIT_OBJS): ALL_CFLAGS += $(CHECK_CFLAGS)
+
+src/liblmtpd.a: $(LIB_OBJS)
+	$(Q_AR)rm -f $@ && $(AR) rcs $@ $(LIB_OBJS)
+
+lmtpd: src/main.o src/liblmtpd.a
+	$(Q_LD)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ src/main.o src/liblmtpd.a \
+	    $(CONFUSE_LIBS) $(LIBS)
+
+tests/unit/check_lmtpd: $(UNIT_OBJS) src/liblmtpd.a
+	$(Q_LD)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(UNIT_OBJS) src/liblmtpd.a \
+	    $(CONFUSE_LIBS) $(CHECK_LIBS) $(LIBS)
+
+# A dev instance: loopback port 2424 and a socket and mail root under run/.
+RUN_DIR = $(CURDIR)/run
+run: lmtpd
+	@mkdir -p $(RUN_DIR)/mail $(RUN_DIR)/spool
+	@sed -e 's|@RUN_DIR@|$(RUN_DIR)|g' etc/lmtpd-dev.conf.in \
+	    > $(RUN_DIR)/lmtpd.conf
+	@echo "lmtpd: LMTP on 127.0.0.1:2424 and $(RUN_DIR)/lmtp.sock," \
+	    "mail in $(RUN_DIR)/mail (Ctrl-C stops)"
+	./lmtpd -f -c $(RUN_DIR)/lmtpd.conf
+
+check-deps:
+	@if [ "$(HAVE_CHECK)" != yes ]; then \
+	    echo "make check needs the Check framework:" \
+	        "apt-get install check (or: make deps)"; exit 1; fi
+
+check: check-unit check-integration
+
+check-unit: check-deps tests/unit/check_lmtpd
+	tests/unit/check_lmtpd
+
+check-integration: lmtpd
+	$(PYTHON) tests/integration/test_lmtpd.py ./lmtpd
+
+DEPS = gcc make autoconf pkg-config libconfuse-dev check python3
+deps:
+	@missing=""; for p in $(DEPS); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "all packages present"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update && apt-get install -y $$missing; \
+	else \
+	    echo "run as root: apt-get install -y$$missing"; exit 1; fi
+
+install: lmtpd
+	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(sysconfdir)/lmtpd \
+	    $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(mandir)/man5
+	$(INSTALL) -m 755 lmtpd $(DESTDIR)$(sbindir)/lmtpd
+	@if [ -e $(DESTDIR)$(sysconfdir)/lmtpd/lmtpd.conf ]; then \
+	    echo "keeping $(DESTDIR)$(sysconfdir)/lmtpd/lmtpd.conf"; \
+	else \
+	    $(INSTALL) -m 644 etc/lmtpd.conf \
+	        $(DESTDIR)$(sysconfdir)/lmtpd/lmtpd.conf; fi
+	$(INSTALL) -m 644 man/lmtpd.8 $(DESTDIR)$(mandir)/man8/lmtpd.8
+	$(INSTALL) -m 644 man/lmtpd.conf.5 $(DESTDIR)$(mandir)/man5/lmtpd.conf.5
+
+clean:
+	rm -f lmtpd src/*.o src/*.d src/liblmtpd.a tests/unit/*.o \
+	    tests/unit/*.d tests/unit/check_lmtpd
+	rm -rf run
+
+distclean: clean
+	rm -rf config.mk config.h config.log config.status configure \
+	    autom4te.cache aclocal.m4 config.h.in config.h.in~ build-aux \
+	    compile install-sh missing
+
+.PHONY: all run check check-deps check-unit check-integration deps install \
+	clean distclean
+
+-include src/*.d tests/unit/*.d

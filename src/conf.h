@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conf: the configuration file (libconfuse), validated into an immutable
+ * struct conf.  Built-in defaults cover every option.  Nothing here binds,
+ * forks or changes identity: loading only reads the file (and users_file).
+ */
+#ifndef LMTPD_CONF_H
+#define LMTPD_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum conf_listen_kind {
+	CONF_LISTEN_INET,
+	CONF_LISTEN_UNIX,
+};
+
+struct conf_listen {
+	enum conf_listen_kind	 kind;
+	char			*spec;	/* as written: "inet:127.0.0.1:24" */
+	char			*host;	/* inet: "127.0.0.1", "::1", "*" */
+	char			*port;	/* inet: "24" */
+	char			*path;	/* unix: absolute path */
+};
+
+struct conf {
+	char			*file;		/* path read, or "" for defaults */
+
+	struct conf_listen	*listen;
+	size_t			 n_listen;
+	mode_t			 socket_mode;	/* unix listeners */
+	char			*socket_owner;	/* "" = leave as created */
+	char			*socket_group;	/* "" = leave as created */
+
+	char			*user;		/* identity after binding */
+	char			*group;
+	char			*hostname;	/* "" in the file = gethostname() */
+
+	char			**domains;	/* lower case, sorted */
+	size_t			 n_domains;
+	char			*maildir;	/* template: %d %n %u %% */
+	char			*users_file;	/* "" = every local part exists */
+	char			**users;	/* lower case "local@domain", sorted */
+	size_t			 n_users;
+	char			*postmaster;	/* where <Postmaster> goes */
+	char			*spool_dir;	/* message spool while receiving */
+
+	uint64_t		 max_message_size;	/* 0 = unlimited */
+	unsigned		 max_recipients;
+	unsigned		 command_timeout;	/* seconds */
+	unsigned		 data_timeout;		/* seconds */
+	unsigned		 shutdown_timeout;	/* seconds */
+
+	unsigned		 min_spare;
+	unsigned		 max_spare;
+	unsigned		 max_children;
+	unsigned		 max_requests;		/* 0 = unlimited */
+
+	char			*log_target;	/* "syslog" or "stderr" */
+	char			*log_facility;	/* "mail", "local0" ... */
+	char			*pid_file;
+};
+
+/*
+ * Reads and validates path; path NULL means built-in defaults only.
+ * Returns a new conf, or NULL with a message "file:line: option: why" in
+ * err (cap bytes).  Never exits.
+ */
+struct conf	*conf_load(const char *path, char *err, size_t cap);
+void		 conf_free(struct conf *);
+
+/* True when domain (any case) is one of the local domains. */
+bool		 conf_domain_is_local(const struct conf *, const char *domain);
+/*
+ * True when address ("local@domain", any case) is listed in users_file;
+ * always true when no users_file is set.
+ */
+bool		 conf_user_exists(const struct conf *, const char *address);
+
+#endif

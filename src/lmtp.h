@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lmtp: the LMTP engine (RFC 2033 over RFC 5321, with RFC 2920 pipelining,
+ * 1870 SIZE, 6152 8BITMIME and 2034 enhanced status codes).  It is fed
+ * bytes and produces reply bytes; it knows no sockets, files, clock or
+ * settings beyond struct lmtp_limits.  Delivery is reached through hooks.
+ * Input may be split at any byte; every complete command is answered, in
+ * order, before lmtp_feed returns.
+ */
+#ifndef LMTPD_LMTP_H
+#define LMTPD_LMTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#define LMTP_COMMAND_MAX	512	/* RFC 5321 §4.5.3.1.4, CRLF included */
+#define LMTP_TEXT_LINE_MAX	1000	/* RFC 5321 §4.5.3.1.6, CRLF included */
+
+struct lmtp;
+
+/* A reply: "code SP esc SP text CRLF" once formatted. */
+struct lmtp_reply {
+	unsigned	code;		/* 250, 452, 550 ... */
+	char		esc[12];	/* "2.1.5"; "" for none */
+	char		text[200];	/* one line, no CRLF */
+};
+
+struct lmtp_limits {
+	const char	*hostname;	/* in the greeting and LHLO; copied */
+	uint64_t	 max_message_size;	/* octets; 0 = no limit */
+	size_t		 max_recipients;	/* per transaction; >= 1 */
+};
+
+enum lmtp_body_type {
+	LMTP_BODY_UNSPEC,
+	LMTP_BODY_7BIT,
+	LMTP_BODY_8BITMIME,
+};
+
+/* The MAIL command's parameters (RFC 1870, 6152). */
+struct lmtp_mail {
+	const struct addr	*from;
+	uint64_t		 size;		/* SIZE=, 0 when not given */
+	bool			 has_size;
+	enum lmtp_body_type	 body;
+};
+
+/*
+ * The hooks.  ctx is the caller's.  Every hook that takes a reply gets one
+ * already filled with the engine's default answer and may overwrite it;
+ * a reply of class 4 or 5 refuses.  Any hook may be NULL (the default
+ * answer stands; deliver == NULL answers every recipient 451).
+ *
+ * mail	      MAIL FROM passed syntax checks.
+ * rcpt	      RCPT TO passed syntax and limit checks.  When the reply left
+ *	      is 2xx the recipient becomes accepted recipient number
+ *	      lmtp_n_accepted() - 1 (0-based, in RCPT order).
+ * data_begin DATA accepted (before 354); open the spool.  A refusal is
+ *	      the reply to DATA, and the transaction stays as it was.
+ * data_body  unstuffed message bytes, LF line ends, in order; returns 0, or
+ *	      -1 to fail the message (sticky: read on to the end, then 451
+ *	      4.3.0 for every recipient).
+ * data_end   the final dot was seen; a refusal (4xx/5xx) answers every
+ *	      recipient with it.
+ * deliver    once per accepted recipient, in RCPT order.  On entry
+ *	      reply->code is 0 when the copy should be written now; the hook
+ *	      fills the reply.  A non-zero code on entry means the engine has
+ *	      already refused the message for that recipient (size, line
+ *	      length, a body or data_end failure); the hook must not write,
+ *	      and may only observe (log) it.
+ * flush      the engine has replies that should reach the client now
+ *	      (called between per-recipient replies: RFC 2033 §5 SHOULD).
+ * reset      the transaction ended (RSET, LHLO, end of data, QUIT, free):
+ *	      drop sender, recipients and spool.
+ */
+struct lmtp_hooks {
+	void	(*mail)(void *ctx, const struct lmtp_mail *, struct lmtp_reply *);
+	void	(*rcpt)(void *ctx, const struct addr *, struct lmtp_reply *);
+	void	(*data_begin)(void *ctx, struct lmtp_reply *);
+	int	(*data_body)(void *ctx, const char *p, size_t n);
+	void	(*data_end)(void *ctx, struct lmtp_reply *);
+	void	(*deliver)(void *ctx, size_t idx, const struct addr *,
+		    struct lmtp_reply *);
+	void	(*flush)(void *ctx);
+	void	(*reset)(void *ctx);
+};
+
+/*
+ * Creates an engine and queues the 220 greeting.  limits and hooks are
+ * copied (hostname too); ctx is borrowed for the engine's life.
+ */
+struct lmtp	*lmtp_new(const struct lmtp_limits *, const struct lmtp_hooks *,
+		    void *ctx);
+void		 lmtp_free(struct lmtp *);
+
+/*
+ * Takes n input bytes; processes every complete command (and data) they
+ * finish, calling hooks and queueing replies.  Bytes after QUIT, or after
+ * the engine has finished, are ignored.
+ */
+void		 lmtp_feed(struct lmtp *, const char *p, size_t n);
+
+/*
+ * The replies queued and not yet taken: *len_out bytes at the returned
+ * pointer, valid until the next call on the engine.
+ */
+const char	*lmtp_output(const struct lmtp *, size_t *len_out);
+/* The caller has sent the first n bytes of the output. */
+void		 lmtp_output_done(struct lmtp *, size_t n);
+
+/* True after QUIT or a 421: send the output, then close. */
+bool		 lmtp_finished(const struct lmtp *);
+/* True while message data (after 354) is being received. */
+bool		 lmtp_in_data(const struct lmtp *);
+/* True when no transaction is open (no MAIL given, or it ended). */
+bool		 lmtp_idle(const struct lmtp *);
+
+/*
+ * Ends the session with 421: text names why, e.g. "4.4.2" "timeout" or
+ * "4.3.2" "shutting down".  A transaction in progress is reset without
+ * delivering.  The engine is then finished.
+ */
+void		 lmtp_close(struct lmtp *, const char *esc, const char *text);
+
+/* The LHLO argument, "" before LHLO; valid until the next feed. */
+const char	*lmtp_client_name(const struct lmtp *);
+/* Accepted recipients in the open transaction. */
+size_t		 lmtp_n_accepted(const struct lmtp *);
+
+#endif

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * maildir: write one spooled message into one Maildir, durably, in the
+ * order that makes a 250 true: create tmp/<unique> (O_EXCL, 0600), write
+ * the header block and the body, fsync, close, rename into new/, fsync
+ * new/.  Every early return removes what it created.  One function maps
+ * errno values to replies.
+ */
+#ifndef LMTPD_MAILDIR_H
+#define LMTPD_MAILDIR_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "lmtp.h"
+
+#define MAILDIR_NAME_MAX	256
+
+/*
+ * Creates dir and its missing parents (mode 0700), and tmp/, new/, cur/
+ * inside it.  Returns 0, or -1 with errno set.
+ */
+int	maildir_create(const char *dir);
+
+/*
+ * Fills out (cap bytes) with a unique name of the Maildir spec's modern
+ * form, "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>", '/' and ':' in host
+ * escaped as \057 and \072.  n is a per-process counter.  Returns 0, or -1
+ * with errno ENAMETOOLONG.
+ */
+int	maildir_unique_name(char *out, size_t cap, long sec, long usec,
+	    const char *host, off_t size);
+
+/*
+ * Delivers hdr (hdr_len bytes) followed by body_len bytes of body_fd (read
+ * from offset 0 with pread or copy_file_range; its file offset is not
+ * used) into the Maildir dir, creating the Maildir if needed.  host names
+ * the file.  On success returns 0 and copies "new/<name>" into name_out
+ * (cap bytes).  On failure returns -1 with errno set and nothing left in
+ * tmp/ or new/.  Blocks on disk I/O.
+ */
+int	maildir_deliver(const char *dir, const char *host, const char *hdr,
+	    size_t hdr_len, int body_fd, off_t body_len, char *name_out,
+	    size_t cap);
+
+/*
+ * The per-recipient reply for a delivery that failed with err: ENOSPC
+ * 452 4.3.1, EDQUOT 452 4.2.2, anything else 451 4.3.0.  Never 5xx: all
+ * of these may pass later.
+ */
+void	maildir_reply_for(int err, struct lmtp_reply *);
+
+#endif

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One Suite per module; check_main.c runs them all.
+ */
+#ifndef LMTPD_TEST_SUITES_H
+#define LMTPD_TEST_SUITES_H
+
+#include <check.h>
+
+Suite	*addr_suite(void);
+Suite	*buf_suite(void);
+Suite	*conf_suite(void);
+Suite	*lmtp_suite(void);
+Suite	*maildir_suite(void);
+Suite	*recipient_suite(void);
+Suite	*trace_suite(void);
+
+#endif
