@@ -14,6 +14,7 @@ localstatedir = $(prefix)/var
 runstatedir = $(localstatedir)/run
 datarootdir = $(prefix)/share
 mandir = $(datarootdir)/man
+systemdunitdir = $(prefix)/lib/systemd/system
 INSTALL = install
 PYTHON = python3
 
@@ -27,6 +28,7 @@ exec_prefix = $(prefix)
 sbindir = $(exec_prefix)/sbin
 sysconfdir = $(prefix)/etc
 mandir = $(prefix)/share/man
+systemdunitdir = $(prefix)/lib/systemd/system
 endif
 
 WARNINGS = -Wall -Wextra
@@ -79,7 +81,11 @@ UNIT_SRCS = \
 	tests/unit/test_trace.c
 UNIT_OBJS = $(UNIT_SRCS:.c=.o)
 
-all: lmtpd
+all: lmtpd etc/lmtpd.service
+
+etc/lmtpd.service: etc/lmtpd.service.in config.mk
+	sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
+	    etc/lmtpd.service.in > $@
 
 config.mk: configure config.mk.in
 	./configure
@@ -108,9 +114,12 @@ tests/unit/check_lmtpd: $(UNIT_OBJS) src/liblmtpd.a
 	    $(CONFUSE_LIBS) $(CHECK_LIBS) $(LIBS)
 
 # A dev instance: loopback port 2424 and a socket and mail root under run/.
+# Started as root it runs as the default user, mail, who then owns run/.
 RUN_DIR = $(CURDIR)/run
 run: lmtpd
 	@mkdir -p $(RUN_DIR)/mail $(RUN_DIR)/spool
+	@if [ "$$(id -u)" = 0 ]; then \
+	    chown mail:mail $(RUN_DIR) $(RUN_DIR)/mail $(RUN_DIR)/spool; fi
 	@sed -e 's|@RUN_DIR@|$(RUN_DIR)|g' etc/lmtpd-dev.conf.in \
 	    > $(RUN_DIR)/lmtpd.conf
 	@echo "lmtpd: LMTP on 127.0.0.1:2424 and $(RUN_DIR)/lmtp.sock," \
@@ -140,9 +149,12 @@ deps:
 	else \
 	    echo "run as root: apt-get install -y$$missing"; exit 1; fi
 
-install: lmtpd
+install: lmtpd etc/lmtpd.service
 	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(sysconfdir)/lmtpd \
-	    $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(mandir)/man5
+	    $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(mandir)/man5 \
+	    $(DESTDIR)$(systemdunitdir)
+	$(INSTALL) -m 644 etc/lmtpd.service \
+	    $(DESTDIR)$(systemdunitdir)/lmtpd.service
 	$(INSTALL) -m 755 lmtpd $(DESTDIR)$(sbindir)/lmtpd
 	@if [ -e $(DESTDIR)$(sysconfdir)/lmtpd/lmtpd.conf ]; then \
 	    echo "keeping $(DESTDIR)$(sysconfdir)/lmtpd/lmtpd.conf"; \
@@ -153,8 +165,8 @@ install: lmtpd
 	$(INSTALL) -m 644 man/lmtpd.conf.5 $(DESTDIR)$(mandir)/man5/lmtpd.conf.5
 
 clean:
-	rm -f lmtpd src/*.o src/*.d src/liblmtpd.a tests/unit/*.o \
-	    tests/unit/*.d tests/unit/check_lmtpd
+	rm -f lmtpd etc/lmtpd.service src/*.o src/*.d src/liblmtpd.a \
+	    tests/unit/*.o tests/unit/*.d tests/unit/check_lmtpd
 	rm -rf run
 
 distclean: clean

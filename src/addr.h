@@ -71,7 +71,10 @@ enum addr_local_status {
  */
 enum addr_local_status addr_local_check(const char *local);
 
-/* True when s (NUL-terminated) is valid UTF-8 (no overlongs, surrogates). */
+/*
+ * True when the len bytes at s are valid UTF-8: no overlong forms, no
+ * surrogates, nothing above U+10FFFF.
+ */
 bool	addr_utf8_valid(const char *s, size_t len);
 
 #endif

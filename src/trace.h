@@ -23,7 +23,8 @@ struct trace {
 
 /*
  * Formats the block into out (cap bytes, NUL-terminated).  Returns its
- * length, or -1 with errno ENOBUFS when it does not fit.
+ * length, or -1 with errno ENOBUFS when it does not fit (EOVERFLOW when
+ * the time cannot be represented).
  */
 long	trace_format(const struct trace *, char *out, size_t cap);
 

@@ -1,0 +1,982 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lmtp: the LMTP engine, a state machine over bytes (RFC 2033 on RFC 5321,
+ * with 2920 pipelining, 1870 SIZE, 6152 8BITMIME, 2034 enhanced codes).
+ * No I/O, clock or logging: bytes come in through lmtp_feed, replies go out
+ * through one output buffer, delivery goes through the hooks.  Memory does
+ * not grow with the message or the session: one command line, one body
+ * chunk, at most max_recipients recipients and the output not yet taken.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "lmtp.h"
+#include "util.h"
+
+/* Body bytes are handed to data_body in chunks of up to this size. */
+#define LMTP_BODY_CHUNK		(64 * 1024)
+
+/*
+ * The output cap.  The worst case is about 45 reply bytes per input byte
+ * ("LHLO x" with a long hostname), so a session that takes the output after
+ * every feed of 64 KiB never reaches it; if it does, that is a bug and the
+ * engine finishes with what fits.
+ */
+#define LMTP_OUTPUT_MAX		(4 * 1024 * 1024)
+
+/* The canned replies, in one list (STYLE.md §4). */
+#define LMTP_REPLIES(X) \
+	X(R_OK, 250, "2.0.0", "ok") \
+	X(R_SENDER_OK, 250, "2.1.0", "sender ok") \
+	X(R_RCPT_OK, 250, "2.1.5", "recipient ok") \
+	X(R_BYE, 221, "2.0.0", "bye") \
+	X(R_HELP, 214, "2.0.0", \
+	    "commands: LHLO MAIL RCPT DATA RSET NOOP VRFY HELP QUIT") \
+	X(R_VRFY, 252, "2.5.0", "cannot verify, send some mail") \
+	X(R_GO_AHEAD, 354, "", "end data with <CR><LF>.<CR><LF>") \
+	X(R_LOCAL_ERR, 451, "4.3.0", "local error in processing") \
+	X(R_TOO_MANY, 452, "4.5.3", "too many recipients") \
+	X(R_UNKNOWN, 500, "5.5.1", "command unrecognized") \
+	X(R_USE_LHLO, 500, "5.5.1", "this is LMTP, use LHLO") \
+	X(R_LINE_LONG, 500, "5.5.2", "line too long") \
+	X(R_BAD_CHAR, 500, "5.5.2", "NUL or bare CR in command") \
+	X(R_NEED_CRLF, 500, "5.5.2", "line must end with CRLF") \
+	X(R_MAIL_SYNTAX, 501, "5.5.2", "syntax: MAIL FROM:<address>") \
+	X(R_RCPT_SYNTAX, 501, "5.5.2", "syntax: RCPT TO:<address>") \
+	X(R_BAD_SENDER, 501, "5.1.7", "bad sender address syntax") \
+	X(R_BAD_RCPT, 501, "5.1.3", "bad recipient address syntax") \
+	X(R_LHLO_ARG, 501, "5.5.4", "LHLO needs a domain") \
+	X(R_VRFY_ARG, 501, "5.5.4", "VRFY needs an address") \
+	X(R_NO_ARGS, 501, "5.5.4", "no parameters allowed") \
+	X(R_BAD_SIZE, 501, "5.5.4", "bad SIZE value") \
+	X(R_BAD_BODY, 501, "5.5.4", "bad BODY value") \
+	X(R_DUP_PARAM, 501, "5.5.4", "duplicate parameter") \
+	X(R_EXPN, 502, "5.5.1", "command not implemented") \
+	X(R_NEED_LHLO, 503, "5.5.1", "need LHLO first") \
+	X(R_NESTED, 503, "5.5.1", "nested MAIL command") \
+	X(R_NEED_MAIL, 503, "5.5.1", "need MAIL before RCPT") \
+	X(R_NEED_MAIL_DATA, 503, "5.5.1", "need MAIL before DATA") \
+	X(R_NO_RCPTS, 503, "5.5.1", "no valid recipients") \
+	X(R_TOO_BIG, 552, "5.3.4", \
+	    "message size exceeds fixed maximum message size") \
+	X(R_DATA_LINE, 554, "5.5.2", "line too long") \
+	X(R_BAD_PARAM, 555, "5.5.4", "unsupported parameter")
+
+enum lmtp_reply_id {
+#define X(id, code, esc, text)	id,
+	LMTP_REPLIES(X)
+#undef X
+};
+
+struct lmtp_canned {
+	unsigned	 code;
+	const char	*esc;
+	const char	*text;
+};
+
+static const struct lmtp_canned lmtp_canned[] = {
+#define X(id, code, esc, text)	[id] = { code, esc, text },
+	LMTP_REPLIES(X)
+#undef X
+};
+
+/* Where the data scanner is, with respect to RFC 5321 §4.1.1.4. */
+enum lmtp_dstate {
+	LMTP_D_TEXT,		/* inside a line */
+	LMTP_D_CR,		/* inside a line, a CR held back */
+	LMTP_D_BOL,		/* just after CRLF: a line starts */
+	LMTP_D_DOT,		/* CRLF "." */
+	LMTP_D_DOTCR,		/* CRLF "." CR */
+};
+
+struct lmtp {
+	struct lmtp_hooks	 hooks;
+	void			*ctx;
+	char			*hostname;
+	uint64_t		 max_size;
+	size_t			 max_rcpts;
+	struct buf		 out;
+	bool			 finished;
+	bool			 greeted;	/* LHLO accepted */
+	char			 client[LMTP_COMMAND_MAX];
+
+	/* The command line being received, CR kept, LF not. */
+	char			 line[LMTP_COMMAND_MAX];
+	size_t			 line_len;
+	bool			 discard;	/* in an over-long line */
+	bool			 discard_cr;	/* it ended in CR */
+
+	/* The transaction. */
+	bool			 txn;
+	struct addr		 from;
+	struct lmtp_mail	 mail;
+	struct addr		*rcpts;
+	size_t			 n_rcpts;
+	size_t			 cap_rcpts;
+
+	/* Message data, after 354. */
+	bool			 in_data;
+	enum lmtp_dstate	 dstate;
+	size_t			 text_len;	/* this line so far */
+	uint64_t		 msg_size;
+	struct lmtp_reply	 fail;		/* sticky, or code 0 */
+	size_t			 body_len;
+	char			 body[LMTP_BODY_CHUNK];
+};
+
+struct lmtp_verb {
+	const char	*name;
+	void		(*run)(struct lmtp *, char *);
+};
+
+static void	lmtp_reply_set(struct lmtp_reply *, enum lmtp_reply_id);
+static void	lmtp_put(struct lmtp *, const struct lmtp_reply *);
+static void	lmtp_put_canned(struct lmtp *, enum lmtp_reply_id);
+static void	lmtp_esc_fix(unsigned, const char *, char *, size_t);
+static bool	lmtp_prefix(const char *, const char *);
+static bool	lmtp_class(unsigned, unsigned);
+static void	lmtp_txn_end(struct lmtp *, bool);
+static size_t	lmtp_line_scan(struct lmtp *, const char *, size_t);
+static size_t	lmtp_discard_scan(struct lmtp *, const char *, size_t);
+static void	lmtp_line_done(struct lmtp *);
+static void	lmtp_execute(struct lmtp *, char *);
+static const char *lmtp_path_arg(const char *, const char *);
+static enum lmtp_reply_id lmtp_mail_params(const char *, struct lmtp_mail *);
+static void	lmtp_cmd_lhlo(struct lmtp *, char *);
+static void	lmtp_cmd_mail(struct lmtp *, char *);
+static void	lmtp_cmd_rcpt(struct lmtp *, char *);
+static void	lmtp_cmd_data(struct lmtp *, char *);
+static void	lmtp_cmd_rset(struct lmtp *, char *);
+static void	lmtp_cmd_noop(struct lmtp *, char *);
+static void	lmtp_cmd_quit(struct lmtp *, char *);
+static void	lmtp_cmd_vrfy(struct lmtp *, char *);
+static void	lmtp_cmd_expn(struct lmtp *, char *);
+static void	lmtp_cmd_help(struct lmtp *, char *);
+static void	lmtp_cmd_helo(struct lmtp *, char *);
+static size_t	lmtp_data_scan(struct lmtp *, const char *, size_t);
+static void	lmtp_data_count(struct lmtp *, size_t, bool);
+static void	lmtp_data_fail(struct lmtp *, enum lmtp_reply_id);
+static void	lmtp_body_put(struct lmtp *, const char *, size_t);
+static void	lmtp_body_flush(struct lmtp *);
+static void	lmtp_data_finish(struct lmtp *);
+
+static const struct lmtp_verb lmtp_verbs[] = {
+	{ "LHLO", lmtp_cmd_lhlo },
+	{ "MAIL", lmtp_cmd_mail },
+	{ "RCPT", lmtp_cmd_rcpt },
+	{ "DATA", lmtp_cmd_data },
+	{ "RSET", lmtp_cmd_rset },
+	{ "NOOP", lmtp_cmd_noop },
+	{ "QUIT", lmtp_cmd_quit },
+	{ "VRFY", lmtp_cmd_vrfy },
+	{ "EXPN", lmtp_cmd_expn },
+	{ "HELP", lmtp_cmd_help },
+	{ "HELO", lmtp_cmd_helo },
+	{ "EHLO", lmtp_cmd_helo },
+};
+
+struct lmtp *
+lmtp_new(const struct lmtp_limits *lim, const struct lmtp_hooks *hooks,
+    void *ctx)
+{
+	struct lmtp	*l;
+
+	assert(lim != NULL && lim->hostname != NULL);
+	l = xcalloc(1, sizeof(*l));
+	if (hooks != NULL)
+		l->hooks = *hooks;
+	l->ctx = ctx;
+	l->hostname = xstrdup(lim->hostname);
+	l->max_size = lim->max_message_size;
+	/* The header asks for >= 1; 0 would refuse every recipient. */
+	l->max_rcpts = lim->max_recipients == 0 ? 1 : lim->max_recipients;
+	buf_init(&l->out, LMTP_OUTPUT_MAX);
+	if (buf_printf(&l->out, "220 %s LMTP lmtpd ready\r\n",
+	    l->hostname) == -1)
+		l->finished = true;
+	return l;
+}
+
+void
+lmtp_free(struct lmtp *l)
+{
+	if (l == NULL)
+		return;
+	lmtp_txn_end(l, false);
+	buf_release(&l->out);
+	x_free(l->rcpts);
+	x_free(l->hostname);
+	x_free(l);
+}
+
+void
+lmtp_feed(struct lmtp *l, const char *p, size_t n)
+{
+	size_t	used;
+
+	while (n > 0 && !l->finished) {
+		if (l->in_data)
+			used = lmtp_data_scan(l, p, n);
+		else if (l->discard)
+			used = lmtp_discard_scan(l, p, n);
+		else
+			used = lmtp_line_scan(l, p, n);
+		p += used;
+		n -= used;
+	}
+	if (l->in_data)
+		lmtp_body_flush(l);
+}
+
+const char *
+lmtp_output(const struct lmtp *l, size_t *len_out)
+{
+	*len_out = l->out.len;
+	return l->out.data == NULL ? "" : l->out.data;
+}
+
+void
+lmtp_output_done(struct lmtp *l, size_t n)
+{
+	assert(n <= l->out.len);
+	buf_consume(&l->out, n > l->out.len ? l->out.len : n);
+}
+
+bool
+lmtp_finished(const struct lmtp *l)
+{
+	return l->finished;
+}
+
+bool
+lmtp_in_data(const struct lmtp *l)
+{
+	return l->in_data;
+}
+
+bool
+lmtp_idle(const struct lmtp *l)
+{
+	return !l->txn && !l->in_data;
+}
+
+void
+lmtp_close(struct lmtp *l, const char *esc, const char *text)
+{
+	if (l->finished)
+		return;
+	lmtp_txn_end(l, false);
+	(void)buf_printf(&l->out, "421 %s %s %s\r\n", esc, l->hostname, text);
+	l->finished = true;
+}
+
+const char *
+lmtp_client_name(const struct lmtp *l)
+{
+	return l->client;
+}
+
+size_t
+lmtp_n_accepted(const struct lmtp *l)
+{
+	return l->n_rcpts;
+}
+
+/* Replies. */
+
+static void
+lmtp_reply_set(struct lmtp_reply *r, enum lmtp_reply_id id)
+{
+	const struct lmtp_canned	*c = &lmtp_canned[id];
+
+	r->code = c->code;
+	(void)util_strlcpy(r->esc, c->esc, sizeof(r->esc));
+	(void)util_strlcpy(r->text, c->text, sizeof(r->text));
+}
+
+static bool
+lmtp_class(unsigned code, unsigned cls)
+{
+	return code / 100 == cls;
+}
+
+/*
+ * RFC 2034 §4: a 2xx, 4xx or 5xx reply carries an enhanced code of the
+ * same class.  A hook that changed the code but not the esc gets the class
+ * digit patched; one that left no valid esc gets "c.0.0".
+ */
+static void
+lmtp_esc_fix(unsigned code, const char *esc, char *out, size_t cap)
+{
+	unsigned	 cls = code / 100;
+	size_t		 len, i, dots = 0, digits = 0;
+	bool		 ok = true;
+
+	len = strnlen(esc, cap - 1);
+	memcpy(out, esc, len);
+	out[len] = '\0';
+	if (cls != 2 && cls != 4 && cls != 5)
+		return;
+	for (i = 0; i < len && ok; i++) {
+		if (esc[i] == '.') {
+			ok = digits > 0 && digits <= 3 && dots < 2;
+			dots++;
+			digits = 0;
+		} else if (esc[i] >= '0' && esc[i] <= '9')
+			digits++;
+		else
+			ok = false;
+	}
+	ok = ok && dots == 2 && digits > 0 && digits <= 3 && esc[1] == '.';
+	if (!ok)
+		(void)snprintf(out, cap, "%u.0.0", cls);
+	else
+		out[0] = (char)('0' + cls);
+}
+
+/* Formats one reply line; only the LHLO reply has several (below). */
+static void
+lmtp_put(struct lmtp *l, const struct lmtp_reply *r)
+{
+	char		 esc[sizeof(r->esc)];
+	const char	*eol;
+	size_t		 tlen;
+	int		 rc;
+
+	if (l->finished)
+		return;
+	lmtp_esc_fix(r->code, r->esc, esc, sizeof(esc));
+	/* A hook's text is one line: stop at CR, LF or the array's end. */
+	tlen = strnlen(r->text, sizeof(r->text) - 1);
+	eol = memchr(r->text, '\r', tlen);
+	if (eol != NULL)
+		tlen = (size_t)(eol - r->text);
+	eol = memchr(r->text, '\n', tlen);
+	if (eol != NULL)
+		tlen = (size_t)(eol - r->text);
+	if (esc[0] == '\0')
+		rc = buf_printf(&l->out, "%03u%s%.*s\r\n", r->code,
+		    tlen > 0 ? " " : "", (int)tlen, r->text);
+	else
+		rc = buf_printf(&l->out, "%03u %s%s%.*s\r\n", r->code, esc,
+		    tlen > 0 ? " " : "", (int)tlen, r->text);
+	if (rc == -1)
+		l->finished = true;
+}
+
+static void
+lmtp_put_canned(struct lmtp *l, enum lmtp_reply_id id)
+{
+	struct lmtp_reply	r;
+
+	lmtp_reply_set(&r, id);
+	lmtp_put(l, &r);
+}
+
+/*
+ * Ends the transaction.  force calls the reset hook even when none was
+ * open (RSET, LHLO: the client asked for a clean state).
+ */
+static void
+lmtp_txn_end(struct lmtp *l, bool force)
+{
+	bool	was_open = l->txn || l->in_data;
+
+	l->txn = false;
+	l->in_data = false;
+	l->n_rcpts = 0;
+	l->body_len = 0;
+	if ((was_open || force) && l->hooks.reset != NULL)
+		l->hooks.reset(l->ctx);
+}
+
+/* Command lines. */
+
+/*
+ * Buffers input up to and including the next LF.  Returns the bytes used;
+ * 0 only when the line became too long (the discard scanner takes over).
+ */
+static size_t
+lmtp_line_scan(struct lmtp *l, const char *p, size_t n)
+{
+	const char	*lf;
+	size_t		 seg;
+
+	lf = memchr(p, '\n', n);
+	seg = lf == NULL ? n : (size_t)(lf - p);
+	/* RFC 5321 §4.5.3.1.4: 512 octets, CRLF included. */
+	if (l->line_len + seg > LMTP_COMMAND_MAX - 1) {
+		l->discard = true;
+		l->discard_cr = l->line_len > 0 &&
+		    l->line[l->line_len - 1] == '\r';
+		l->line_len = 0;
+		lmtp_put_canned(l, R_LINE_LONG);
+		return 0;
+	}
+	memcpy(l->line + l->line_len, p, seg);
+	l->line_len += seg;
+	if (lf == NULL)
+		return n;
+	lmtp_line_done(l);
+	return seg + 1;
+}
+
+/*
+ * Skips the rest of an over-long line, through the next CRLF (§4.5.3.1.4
+ * allows no reply per fragment: the client gets one 500).
+ */
+static size_t
+lmtp_discard_scan(struct lmtp *l, const char *p, size_t n)
+{
+	const char	*lf;
+	size_t		 i = 0, pos;
+	bool		 cr;
+
+	for (;;) {
+		lf = memchr(p + i, '\n', n - i);
+		if (lf == NULL) {
+			if (n > i)
+				l->discard_cr = p[n - 1] == '\r';
+			return n;
+		}
+		pos = (size_t)(lf - p);
+		cr = pos > 0 ? p[pos - 1] == '\r' : l->discard_cr;
+		if (cr) {
+			l->discard = false;
+			return pos + 1;
+		}
+		i = pos + 1;
+		l->discard_cr = false;
+	}
+}
+
+static void
+lmtp_line_done(struct lmtp *l)
+{
+	size_t	len = l->line_len;
+
+	l->line_len = 0;
+	/* RFC 5321 §2.3.8: lines end with CRLF; answer LF-only clients. */
+	if (len == 0 || l->line[len - 1] != '\r') {
+		lmtp_put_canned(l, R_NEED_CRLF);
+		return;
+	}
+	len--;
+	if (memchr(l->line, '\0', len) != NULL ||
+	    memchr(l->line, '\r', len) != NULL) {
+		lmtp_put_canned(l, R_BAD_CHAR);
+		return;
+	}
+	l->line[len] = '\0';
+	lmtp_execute(l, l->line);
+}
+
+static void
+lmtp_execute(struct lmtp *l, char *line)
+{
+	char	*sp, *arg = NULL;
+	size_t	 i;
+
+	sp = strchr(line, ' ');
+	if (sp != NULL) {
+		*sp = '\0';
+		if (sp[1] != '\0')
+			arg = sp + 1;
+	}
+	for (i = 0; i < sizeof(lmtp_verbs) / sizeof(lmtp_verbs[0]); i++) {
+		if (util_strcaseeq(line, lmtp_verbs[i].name)) {
+			lmtp_verbs[i].run(l, arg);
+			return;
+		}
+	}
+	lmtp_put_canned(l, R_UNKNOWN);
+}
+
+/* ASCII case-insensitive: does s start with prefix? */
+static bool
+lmtp_prefix(const char *s, const char *prefix)
+{
+	char	a, b;
+
+	for (; *prefix != '\0'; s++, prefix++) {
+		a = *s >= 'a' && *s <= 'z' ? (char)(*s - 'a' + 'A') : *s;
+		b = *prefix >= 'a' && *prefix <= 'z' ?
+		    (char)(*prefix - 'a' + 'A') : *prefix;
+		if (a != b)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * "FROM:" or "TO:" then the path; RFC 5321 §3.3 allows no space on either
+ * side of the colon.  Returns the path's start, or NULL.
+ */
+static const char *
+lmtp_path_arg(const char *arg, const char *keyword)
+{
+	if (arg == NULL || !lmtp_prefix(arg, keyword))
+		return NULL;
+	arg += strlen(keyword);
+	if (*arg == ' ')
+		return NULL;
+	return arg;
+}
+
+/*
+ * The MAIL parameters after the path (RFC 5321 §4.1.2 Mail-parameters):
+ * SIZE (RFC 1870) and BODY (RFC 6152).  Returns R_SENDER_OK or the reply
+ * for the first problem.
+ */
+static enum lmtp_reply_id
+lmtp_mail_params(const char *s, struct lmtp_mail *m)
+{
+	const char	*kw, *val, *end;
+	size_t		 kwlen, vlen, i;
+	bool		 seen_body = false;
+	uint64_t	 v;
+
+	if (*s != '\0' && *s != ' ')
+		return R_MAIL_SYNTAX;
+	for (;;) {
+		while (*s == ' ')
+			s++;
+		if (*s == '\0')
+			return R_SENDER_OK;
+		kw = s;
+		end = strchr(s, ' ');
+		if (end == NULL)
+			end = s + strlen(s);
+		s = end;
+		val = memchr(kw, '=', (size_t)(end - kw));
+		kwlen = (size_t)((val == NULL ? end : val) - kw);
+		if (val != NULL)
+			val++;
+		vlen = val == NULL ? 0 : (size_t)(end - val);
+		if (kwlen == 4 && lmtp_prefix(kw, "SIZE")) {
+			if (m->has_size)
+				return R_DUP_PARAM;
+			if (vlen == 0 || vlen > 20)
+				return R_BAD_SIZE;
+			v = 0;
+			for (i = 0; i < vlen; i++) {
+				if (val[i] < '0' || val[i] > '9')
+					return R_BAD_SIZE;
+				if (v > (UINT64_MAX - (uint64_t)(val[i] - '0'))
+				    / 10)
+					return R_BAD_SIZE;
+				v = v * 10 + (uint64_t)(val[i] - '0');
+			}
+			m->size = v;
+			m->has_size = true;
+		} else if (kwlen == 4 && lmtp_prefix(kw, "BODY")) {
+			if (seen_body)
+				return R_DUP_PARAM;
+			seen_body = true;
+			if (vlen == 4 && lmtp_prefix(val, "7BIT"))
+				m->body = LMTP_BODY_7BIT;
+			else if (vlen == 8 && lmtp_prefix(val, "8BITMIME"))
+				m->body = LMTP_BODY_8BITMIME;
+			else
+				return R_BAD_BODY;
+		} else
+			return R_BAD_PARAM;
+	}
+}
+
+/* Commands. */
+
+/* RFC 2033 §4.1: LHLO, with EHLO's semantics (RFC 5321 §4.1.1.1). */
+static void
+lmtp_cmd_lhlo(struct lmtp *l, char *arg)
+{
+	if (arg == NULL) {
+		lmtp_put_canned(l, R_LHLO_ARG);
+		return;
+	}
+	lmtp_txn_end(l, true);
+	(void)util_strlcpy(l->client, arg, sizeof(l->client));
+	l->greeted = true;
+	if (l->finished)
+		return;
+	if (buf_printf(&l->out, "250-%s\r\n250-PIPELINING\r\n"
+	    "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 SIZE %" PRIu64
+	    "\r\n", l->hostname, l->max_size) == -1)
+		l->finished = true;
+}
+
+static void
+lmtp_cmd_mail(struct lmtp *l, char *arg)
+{
+	struct lmtp_reply	 r;
+	enum lmtp_reply_id	 id;
+	const char		*p;
+	size_t			 end;
+
+	if (!l->greeted) {
+		lmtp_put_canned(l, R_NEED_LHLO);
+		return;
+	}
+	/* RFC 5321 §4.1.4: out of sequence is 503, state unchanged. */
+	if (l->txn) {
+		lmtp_put_canned(l, R_NESTED);
+		return;
+	}
+	p = lmtp_path_arg(arg, "FROM:");
+	if (p == NULL) {
+		lmtp_put_canned(l, R_MAIL_SYNTAX);
+		return;
+	}
+	if (addr_parse_path(p, strlen(p), ADDR_ALLOW_NULL, &l->from,
+	    &end) != ADDR_OK) {
+		lmtp_put_canned(l, R_BAD_SENDER);
+		return;
+	}
+	memset(&l->mail, 0, sizeof(l->mail));
+	l->mail.from = &l->from;
+	l->mail.body = LMTP_BODY_UNSPEC;
+	id = lmtp_mail_params(p + end, &l->mail);
+	/* RFC 1870 §6.1: a declared size over the limit is 552 here. */
+	if (id == R_SENDER_OK && l->mail.has_size && l->max_size != 0 &&
+	    l->mail.size > l->max_size)
+		id = R_TOO_BIG;
+	if (id != R_SENDER_OK) {
+		lmtp_put_canned(l, id);
+		return;
+	}
+	lmtp_reply_set(&r, R_SENDER_OK);
+	if (l->hooks.mail != NULL)
+		l->hooks.mail(l->ctx, &l->mail, &r);
+	if (lmtp_class(r.code, 2)) {
+		l->txn = true;
+		l->n_rcpts = 0;
+	}
+	lmtp_put(l, &r);
+}
+
+static void
+lmtp_cmd_rcpt(struct lmtp *l, char *arg)
+{
+	struct lmtp_reply	 r;
+	struct addr		 to;
+	const char		*p, *rest;
+	size_t			 end;
+
+	if (!l->greeted) {
+		lmtp_put_canned(l, R_NEED_LHLO);
+		return;
+	}
+	if (!l->txn) {
+		lmtp_put_canned(l, R_NEED_MAIL);
+		return;
+	}
+	p = lmtp_path_arg(arg, "TO:");
+	if (p == NULL) {
+		lmtp_put_canned(l, R_RCPT_SYNTAX);
+		return;
+	}
+	if (addr_parse_path(p, strlen(p), ADDR_ALLOW_POSTMASTER, &to,
+	    &end) != ADDR_OK) {
+		lmtp_put_canned(l, R_BAD_RCPT);
+		return;
+	}
+	rest = p + end;
+	if (*rest != '\0' && *rest != ' ') {
+		lmtp_put_canned(l, R_RCPT_SYNTAX);
+		return;
+	}
+	while (*rest == ' ')
+		rest++;
+	if (*rest != '\0') {
+		lmtp_put_canned(l, R_BAD_PARAM);
+		return;
+	}
+	/* RFC 5321 §4.5.3.1.10: too many recipients is 452. */
+	if (l->n_rcpts >= l->max_rcpts) {
+		lmtp_put_canned(l, R_TOO_MANY);
+		return;
+	}
+	lmtp_reply_set(&r, R_RCPT_OK);
+	if (l->hooks.rcpt != NULL)
+		l->hooks.rcpt(l->ctx, &to, &r);
+	if (lmtp_class(r.code, 2)) {
+		if (l->n_rcpts == l->cap_rcpts) {
+			l->cap_rcpts = l->cap_rcpts == 0 ? 4 :
+			    l->cap_rcpts * 2;
+			if (l->cap_rcpts > l->max_rcpts)
+				l->cap_rcpts = l->max_rcpts;
+			l->rcpts = xreallocarray(l->rcpts, l->cap_rcpts,
+			    sizeof(*l->rcpts));
+		}
+		l->rcpts[l->n_rcpts++] = to;
+	}
+	lmtp_put(l, &r);
+}
+
+static void
+lmtp_cmd_data(struct lmtp *l, char *arg)
+{
+	struct lmtp_reply	r;
+
+	if (!l->greeted) {
+		lmtp_put_canned(l, R_NEED_LHLO);
+		return;
+	}
+	if (arg != NULL) {
+		lmtp_put_canned(l, R_NO_ARGS);
+		return;
+	}
+	if (!l->txn) {
+		lmtp_put_canned(l, R_NEED_MAIL_DATA);
+		return;
+	}
+	/* RFC 2033 §4.2: DATA with no successful RCPT MUST fail with 503. */
+	if (l->n_rcpts == 0) {
+		lmtp_put_canned(l, R_NO_RCPTS);
+		return;
+	}
+	lmtp_reply_set(&r, R_GO_AHEAD);
+	if (l->hooks.data_begin != NULL)
+		l->hooks.data_begin(l->ctx, &r);
+	if (!lmtp_class(r.code, 4) && !lmtp_class(r.code, 5)) {
+		/* RFC 5321 §4.1.1.4: the DATA line's CRLF starts line one. */
+		l->in_data = true;
+		l->dstate = LMTP_D_BOL;
+		l->text_len = 0;
+		l->msg_size = 0;
+		l->body_len = 0;
+		memset(&l->fail, 0, sizeof(l->fail));
+	}
+	lmtp_put(l, &r);
+}
+
+static void
+lmtp_cmd_rset(struct lmtp *l, char *arg)
+{
+	if (arg != NULL) {
+		lmtp_put_canned(l, R_NO_ARGS);
+		return;
+	}
+	lmtp_txn_end(l, true);
+	lmtp_put_canned(l, R_OK);
+}
+
+static void
+lmtp_cmd_noop(struct lmtp *l, char *arg)
+{
+	(void)arg;
+	lmtp_put_canned(l, R_OK);
+}
+
+static void
+lmtp_cmd_quit(struct lmtp *l, char *arg)
+{
+	(void)arg;
+	lmtp_txn_end(l, false);
+	lmtp_put_canned(l, R_BYE);
+	l->finished = true;
+}
+
+/* RFC 5321 §3.5.3: no 250 unless the address was really verified. */
+static void
+lmtp_cmd_vrfy(struct lmtp *l, char *arg)
+{
+	lmtp_put_canned(l, arg == NULL ? R_VRFY_ARG : R_VRFY);
+}
+
+/* RFC 5321 §4.2.4: recognised, not implemented. */
+static void
+lmtp_cmd_expn(struct lmtp *l, char *arg)
+{
+	(void)arg;
+	lmtp_put_canned(l, R_EXPN);
+}
+
+static void
+lmtp_cmd_help(struct lmtp *l, char *arg)
+{
+	(void)arg;
+	lmtp_put_canned(l, R_HELP);
+}
+
+/* RFC 2033 §4.1: HELO and EHLO MUST NOT get a positive reply. */
+static void
+lmtp_cmd_helo(struct lmtp *l, char *arg)
+{
+	(void)arg;
+	lmtp_put_canned(l, R_USE_LHLO);
+}
+
+/* Message data. */
+
+static void
+lmtp_data_fail(struct lmtp *l, enum lmtp_reply_id id)
+{
+	if (l->fail.code != 0)
+		return;
+	lmtp_reply_set(&l->fail, id);
+	l->body_len = 0;
+}
+
+/*
+ * Counts n message octets of the current line; eol ends the line.  RFC
+ * 5321 §4.5.3.1.6 limits a text line to 1000 octets with its CRLF; RFC
+ * 1870 §6.3 lets us refuse a message over the size we announced.
+ */
+static void
+lmtp_data_count(struct lmtp *l, size_t n, bool eol)
+{
+	l->text_len = l->text_len > LMTP_TEXT_LINE_MAX ?
+	    LMTP_TEXT_LINE_MAX + 1 : l->text_len + n;
+	if (l->text_len > LMTP_TEXT_LINE_MAX)
+		lmtp_data_fail(l, R_DATA_LINE);
+	if (eol)
+		l->text_len = 0;
+	l->msg_size += n;
+	if (l->max_size != 0 && l->msg_size > l->max_size)
+		lmtp_data_fail(l, R_TOO_BIG);
+}
+
+static void
+lmtp_body_put(struct lmtp *l, const char *p, size_t n)
+{
+	size_t	room, k;
+
+	while (n > 0 && l->fail.code == 0) {
+		room = sizeof(l->body) - l->body_len;
+		if (room == 0) {
+			lmtp_body_flush(l);
+			continue;
+		}
+		k = n < room ? n : room;
+		memcpy(l->body + l->body_len, p, k);
+		l->body_len += k;
+		p += k;
+		n -= k;
+	}
+}
+
+static void
+lmtp_body_flush(struct lmtp *l)
+{
+	size_t	n = l->body_len;
+
+	l->body_len = 0;
+	if (n == 0 || l->fail.code != 0 || l->hooks.data_body == NULL)
+		return;
+	if (l->hooks.data_body(l->ctx, l->body, n) == -1)
+		lmtp_data_fail(l, R_LOCAL_ERR);
+}
+
+/*
+ * Scans message data (RFC 5321 §4.1.1.4, §4.5.2): only CRLF "." CRLF ends
+ * it; a line starting with "." loses that dot when more follows; CRLF is
+ * stored as LF, a bare LF as LF (ending the line for the length count but
+ * starting no line), a bare CR as is.  Returns the bytes used; after the
+ * final dot it stops, so what follows is read as commands.
+ */
+static size_t
+lmtp_data_scan(struct lmtp *l, const char *p, size_t n)
+{
+	size_t	i = 0, run;
+
+	while (i < n) {
+		switch (l->dstate) {
+		case LMTP_D_TEXT:
+			run = 0;
+			while (i + run < n && p[i + run] != '\r' &&
+			    p[i + run] != '\n')
+				run++;
+			if (run > 0) {
+				lmtp_data_count(l, run, false);
+				lmtp_body_put(l, p + i, run);
+				i += run;
+			} else if (p[i] == '\r') {
+				lmtp_data_count(l, 1, false);
+				l->dstate = LMTP_D_CR;
+				i++;
+			} else {
+				lmtp_data_count(l, 1, true);
+				lmtp_body_put(l, "\n", 1);
+				i++;
+			}
+			break;
+		case LMTP_D_CR:
+			if (p[i] == '\n') {
+				lmtp_data_count(l, 1, true);
+				lmtp_body_put(l, "\n", 1);
+				l->dstate = LMTP_D_BOL;
+				i++;
+			} else {
+				lmtp_body_put(l, "\r", 1);
+				l->dstate = LMTP_D_TEXT;
+			}
+			break;
+		case LMTP_D_BOL:
+			if (p[i] == '.') {
+				l->dstate = LMTP_D_DOT;
+				i++;
+			} else
+				l->dstate = LMTP_D_TEXT;
+			break;
+		case LMTP_D_DOT:
+			if (p[i] == '\r') {
+				l->dstate = LMTP_D_DOTCR;
+				i++;
+			} else
+				l->dstate = LMTP_D_TEXT;	/* unstuffed */
+			break;
+		case LMTP_D_DOTCR:
+			if (p[i] == '\n') {
+				lmtp_data_finish(l);
+				return i + 1;
+			}
+			/* "." CR x: the dot is stuffing, the CR is bare. */
+			lmtp_data_count(l, 1, false);
+			lmtp_body_put(l, "\r", 1);
+			l->dstate = LMTP_D_TEXT;
+			break;
+		}
+	}
+	return n;
+}
+
+/*
+ * The final dot: one reply per accepted recipient, in RCPT order (RFC 2033
+ * §4.2), each flushed early when more follow (§5).
+ */
+static void
+lmtp_data_finish(struct lmtp *l)
+{
+	struct lmtp_reply	r;
+	size_t			i;
+
+	lmtp_body_flush(l);
+	l->in_data = false;
+	memset(&r, 0, sizeof(r));
+	if (l->hooks.data_end != NULL)
+		l->hooks.data_end(l->ctx, &r);
+	if (l->fail.code == 0 && (lmtp_class(r.code, 4) ||
+	    lmtp_class(r.code, 5)))
+		l->fail = r;
+	/* A hook may end the session (lmtp_close) from inside the loop. */
+	for (i = 0; i < l->n_rcpts && !l->finished; i++) {
+		r = l->fail;
+		if (l->hooks.deliver != NULL)
+			l->hooks.deliver(l->ctx, i, &l->rcpts[i], &r);
+		if (l->fail.code != 0)
+			r = l->fail;
+		else if (r.code == 0)
+			lmtp_reply_set(&r, R_LOCAL_ERR);
+		lmtp_put(l, &r);
+		if (i + 1 < l->n_rcpts && l->hooks.flush != NULL)
+			l->hooks.flush(l->ctx);
+	}
+	lmtp_txn_end(l, false);
+}

@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * maildir: one durable delivery into one Maildir, in qmail's order: create
+ * tmp/<unique> (O_EXCL, 0600), write, fsync, close, rename into new/, fsync
+ * new/.  Only then is the copy delivered.  Every failure removes what this
+ * delivery created and keeps the errno of the step that failed.  No quota,
+ * no Maildir++ folders: the caller picks the directory.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "maildir.h"
+#include "util.h"
+
+#define MAILDIR_DIR_MODE	0700
+#define MAILDIR_FILE_MODE	0600
+#define MAILDIR_OPEN_TRIES	4	/* EEXIST on a fresh unique name */
+/* off_t is signed and has no standard maximum. */
+#define MAILDIR_OFF_MAX		\
+	((off_t)(((uintmax_t)1 << (sizeof(off_t) * CHAR_BIT - 1)) - 1))
+
+/*
+ * Test seam for fault injection, deliberately not in maildir.h: only the
+ * unit tests declare it.  When set, it is called at each step of a
+ * delivery with the step's name ("open", "write", "fsync", "close",
+ * "rename", "dirsync"); a non-zero return is an errno value, and the step
+ * then fails with it.  "write" fires once the header is in tmp/ (a partial
+ * file), "close" after the real close.  In the daemon it stays NULL.
+ */
+extern int	(*maildir_fault_hook)(const char *step);
+int		(*maildir_fault_hook)(const char *step);
+
+static const char *const maildir_subdirs[] = { "tmp", "new", "cur" };
+
+static int	fault(const char *);
+static int	path_join(char *, size_t, const char *, const char *,
+		    const char *);
+static int	check_dir(const char *);
+static int	mkdir_one(const char *);
+static int	mkdir_parents(char *);
+static int	write_all(int, const char *, size_t);
+static int	sync_dir(const char *);
+
+static int
+fault(const char *step)
+{
+	int	err;
+
+	if (maildir_fault_hook == NULL)
+		return 0;
+	err = maildir_fault_hook(step);
+	if (err == 0)
+		return 0;
+	errno = err;
+	return -1;
+}
+
+/* dir "/" sub, and "/" name when name is not NULL; ENAMETOOLONG. */
+static int
+path_join(char *out, size_t cap, const char *dir, const char *sub,
+    const char *name)
+{
+	int	n;
+
+	if (name == NULL)
+		n = snprintf(out, cap, "%s/%s", dir, sub);
+	else
+		n = snprintf(out, cap, "%s/%s/%s", dir, sub, name);
+	if (n < 0 || (size_t)n >= cap) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* 0 when path is a directory (symlinks followed), else -1. */
+static int
+check_dir(const char *path)
+{
+	struct stat	st;
+
+	if (stat(path, &st) == -1)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+/* mkdir that takes an existing directory as success. */
+static int
+mkdir_one(const char *path)
+{
+	if (mkdir(path, MAILDIR_DIR_MODE) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -1;
+	return check_dir(path);
+}
+
+/*
+ * mkdir -p, from the leaf upwards: an existing tree costs one mkdir, and
+ * parents we could not create (or read) are never touched.  path is
+ * modified while we work and restored before returning.
+ */
+static int
+mkdir_parents(char *path)
+{
+	char	*slash;
+	int	 rc;
+
+	if (mkdir_one(path) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	slash = strrchr(path, '/');
+	if (slash == NULL || slash == path)
+		return -1;	/* ENOENT with no parent to make */
+	*slash = '\0';
+	rc = mkdir_parents(path);
+	*slash = '/';
+	if (rc == -1)
+		return -1;
+	return mkdir_one(path);
+}
+
+int
+maildir_create(const char *dir)
+{
+	char	path[PATH_MAX];
+	size_t	i, len;
+	bool	complete = true;
+
+	/* The common case: it is all there already, three stats. */
+	for (i = 0; i < sizeof(maildir_subdirs) / sizeof(maildir_subdirs[0]);
+	    i++) {
+		if (path_join(path, sizeof(path), dir, maildir_subdirs[i],
+		    NULL) == -1)
+			return -1;
+		if (check_dir(path) == 0)
+			continue;
+		if (errno != ENOENT)
+			return -1;
+		complete = false;
+		break;
+	}
+	if (complete)
+		return 0;
+
+	if (util_strlcpy(path, dir, sizeof(path)) == -1)
+		return -1;
+	len = strlen(path);
+	while (len > 1 && path[len - 1] == '/')
+		path[--len] = '\0';
+	if (mkdir_parents(path) == -1)
+		return -1;
+	for (i = 0; i < sizeof(maildir_subdirs) / sizeof(maildir_subdirs[0]);
+	    i++) {
+		if (path_join(path, sizeof(path), dir, maildir_subdirs[i],
+		    NULL) == -1)
+			return -1;
+		if (mkdir_one(path) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+maildir_unique_name(char *out, size_t cap, long sec, long usec,
+    const char *host, off_t size)
+{
+	static unsigned long	 counter;
+	const char		*h;
+	size_t			 len;
+	int			 n;
+
+	assert(host != NULL);
+	counter++;
+	n = snprintf(out, cap, "%ld.M%ldP%ldQ%lu.", sec, usec,
+	    (long)getpid(), counter);
+	if (n < 0 || (size_t)n >= cap)
+		goto toolong;
+	len = (size_t)n;
+	/* DJB: "replace / with \057 and : with \072". */
+	for (h = host; *h != '\0'; h++) {
+		if (*h == '/' || *h == ':') {
+			if (cap - len <= 4)
+				goto toolong;
+			memcpy(out + len, *h == '/' ? "\\057" : "\\072", 4);
+			len += 4;
+		} else {
+			if (cap - len <= 1)
+				goto toolong;
+			out[len++] = *h;
+		}
+	}
+	/* Maildir++: ",S=<size>" is the size of the file. */
+	n = snprintf(out + len, cap - len, ",S=%lld", (long long)size);
+	if (n < 0 || (size_t)n >= cap - len)
+		goto toolong;
+	return 0;
+
+toolong:
+	if (cap > 0)
+		out[0] = '\0';
+	errno = ENAMETOOLONG;
+	return -1;
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t	w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* fsync a directory, so that the entry just renamed into it is durable. */
+static int
+sync_dir(const char *path)
+{
+	int	fd, saved;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	if (fault("dirsync") == -1 || fsync(fd) == -1) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	return close(fd);
+}
+
+int
+maildir_deliver(const char *dir, const char *host, const char *hdr,
+    size_t hdr_len, int body_fd, off_t body_len, char *name_out, size_t cap)
+{
+	char		 name[MAILDIR_NAME_MAX];
+	char		 tmp_path[PATH_MAX], new_path[PATH_MAX];
+	char		 new_dir[PATH_MAX];
+	struct timespec	 ts;
+	off_t		 off;
+	int		 fd, tries, saved;
+	bool		 created = false;
+
+	if (body_len < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((uintmax_t)hdr_len > (uintmax_t)(MAILDIR_OFF_MAX - body_len)) {
+		errno = EFBIG;
+		return -1;
+	}
+	if (path_join(new_dir, sizeof(new_dir), dir, "new", NULL) == -1)
+		return -1;
+
+	for (tries = 0;;) {
+		if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
+			return -1;
+		if (maildir_unique_name(name, sizeof(name), (long)ts.tv_sec,
+		    ts.tv_nsec / 1000, host, body_len + (off_t)hdr_len) == -1)
+			return -1;
+		/* Refuse before writing: a 250 must name the file. */
+		if (name_out != NULL && strlen("new/") + strlen(name) >= cap) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (path_join(tmp_path, sizeof(tmp_path), dir, "tmp", name) ==
+		    -1 || path_join(new_path, sizeof(new_path), dir, "new",
+		    name) == -1)
+			return -1;
+		if (fault("open") == -1)
+			fd = -1;
+		else
+			fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL |
+			    O_NOFOLLOW | O_CLOEXEC, MAILDIR_FILE_MODE);
+		if (fd != -1)
+			break;
+		/* Creating the Maildir only here keeps deliveries cheap. */
+		if (errno == ENOENT && !created) {
+			if (maildir_create(dir) == -1)
+				return -1;
+			created = true;
+			continue;
+		}
+		/* The name was taken after all: take a fresh one. */
+		if (errno == EEXIST && ++tries < MAILDIR_OPEN_TRIES)
+			continue;
+		return -1;
+	}
+
+	/* QMD: check every write, the fsync and the close. */
+	if (write_all(fd, hdr, hdr_len) == -1 || fault("write") == -1)
+		goto fail_open;
+	off = 0;
+	if (compat_copy_range(body_fd, &off, fd, body_len) == -1)
+		goto fail_open;
+	if (fault("fsync") == -1 || fsync(fd) == -1)
+		goto fail_open;
+	/* The descriptor is gone even when close fails: never retry it. */
+	if (close(fd) == -1 || fault("close") == -1)
+		goto fail_closed;
+	if (fault("rename") == -1 || rename(tmp_path, new_path) == -1)
+		goto fail_closed;
+
+	/*
+	 * The copy is visible in new/ but not durable until new/ is synced.
+	 * If that fails take it back, so that the client's retry is the only
+	 * copy.  XXX: if the unlink fails too, the retry makes a duplicate,
+	 * which beats a loss.
+	 */
+	if (sync_dir(new_dir) == -1) {
+		saved = errno;
+		(void)unlink(new_path);
+		errno = saved;
+		return -1;
+	}
+
+	if (name_out != NULL)
+		(void)snprintf(name_out, cap, "new/%s", name);
+	return 0;
+
+fail_open:
+	saved = errno;
+	(void)close(fd);
+	(void)unlink(tmp_path);
+	errno = saved;
+	return -1;
+
+fail_closed:
+	saved = errno;
+	(void)unlink(tmp_path);
+	errno = saved;
+	return -1;
+}
+
+/* STYLE §4: the one place delivery errors become replies; never 5xx. */
+static const struct {
+	int		 err;		/* 0 ends the table: the default */
+	unsigned	 code;
+	const char	*esc;
+	const char	*text;
+} maildir_replies[] = {
+	{ ENOSPC, 452, "4.3.1", "mail system full" },	/* RFC 3463 X.3.1 */
+	{ EDQUOT, 452, "4.2.2", "mailbox full" },	/* RFC 3463 X.2.2 */
+	{ 0,      451, "4.3.0", "temporary local problem" },
+};
+
+void
+maildir_reply_for(int err, struct lmtp_reply *reply)
+{
+	size_t	i;
+
+	for (i = 0; maildir_replies[i].err != 0; i++)
+		if (maildir_replies[i].err == err)
+			break;
+	reply->code = maildir_replies[i].code;
+	(void)util_strlcpy(reply->esc, maildir_replies[i].esc,
+	    sizeof(reply->esc));
+	(void)util_strlcpy(reply->text, maildir_replies[i].text,
+	    sizeof(reply->text));
+}

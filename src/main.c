@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main: options, config test (-t), listeners, identity, then the master.
+ * Everything that can fail at start-up fails here, before any child is
+ * forked, with a sysexits(3) status.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "identity.h"
+#include "listener.h"
+#include "log.h"
+#include "master.h"
+#include "util.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/usr/local/etc"
+#endif
+#define DEFAULT_CONF	SYSCONFDIR "/lmtpd/lmtpd.conf"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: lmtpd [-ftvV] [-c file]\n"
+	    "  -c file  configuration file (default %s)\n"
+	    "  -f       stay in the foreground, log to stderr\n"
+	    "  -t       check the configuration and exit\n"
+	    "  -v       verbose logging\n"
+	    "  -V       print the version and exit\n", DEFAULT_CONF);
+}
+
+/* Detaches from the terminal: the parent exits once the child runs. */
+static void
+daemonize(void)
+{
+	pid_t	pid;
+	int	fd;
+
+	pid = fork();
+	if (pid == -1)
+		log_fatal(EX_OSERR, "fork");
+	if (pid != 0)
+		_exit(0);
+	if (setsid() == -1)
+		log_fatal(EX_OSERR, "setsid");
+	if (chdir("/") == -1)
+		log_fatal(EX_OSERR, "chdir /");
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd == -1)
+		log_fatal(EX_OSERR, "/dev/null");
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+static void
+write_pid_file(const char *path)
+{
+	FILE	*f;
+
+	if (path[0] == '\0')
+		return;
+	f = fopen(path, "we");
+	if (f == NULL)
+		log_fatal(EX_CANTCREAT, "pid file %s", path);
+	fprintf(f, "%ld\n", (long)getpid());
+	if (fclose(f) == EOF)
+		log_fatal(EX_IOERR, "pid file %s", path);
+}
+
+/* The spool must exist before the first DATA; make it if it does not. */
+static void
+prepare_spool(const struct conf *conf)
+{
+	struct stat	 st;
+	struct passwd	*pw;
+
+	if (stat(conf->spool_dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			log_fatalx(EX_CONFIG, "spool_dir %s is not a directory",
+			    conf->spool_dir);
+		return;
+	}
+	if (mkdir(conf->spool_dir, 0700) == -1)
+		log_fatal(EX_CANTCREAT, "spool_dir %s", conf->spool_dir);
+	/* Created by root: hand it to the user who will write in it. */
+	if (geteuid() == 0) {
+		pw = getpwnam(conf->user);
+		if (pw == NULL || chown(conf->spool_dir, pw->pw_uid,
+		    pw->pw_gid) == -1)
+			log_fatal(EX_CANTCREAT, "spool_dir %s: cannot give it "
+			    "to %s", conf->spool_dir, conf->user);
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*conf_path = NULL;
+	bool		 foreground = false, test_only = false;
+	bool		 verbose = false;
+	struct conf	*conf;
+	struct listener	*ls;
+	char		 err[1024];
+	char		*pid_file;
+	int		 ch, status;
+
+	while ((ch = getopt(argc, argv, "c:fhtvV")) != -1) {
+		switch (ch) {
+		case 'c':
+			conf_path = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 't':
+			test_only = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'V':
+			printf("lmtpd %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	/* Without -c, a missing default file means the built-in defaults. */
+	if (conf_path == NULL && access(DEFAULT_CONF, F_OK) == 0)
+		conf_path = DEFAULT_CONF;
+
+	conf = conf_load(conf_path, err, sizeof(err));
+	if (conf == NULL) {
+		fprintf(stderr, "lmtpd: %s\n", err);
+		return test_only ? 1 : EX_CONFIG;
+	}
+	if (test_only) {
+		printf("lmtpd: %s: configuration OK\n",
+		    conf_path != NULL ? conf_path : "(built-in defaults)");
+		conf_free(conf);
+		return 0;
+	}
+
+	log_init("lmtpd", foreground || strcmp(conf->log_target, "stderr") == 0,
+	    conf->log_facility);
+	log_set_verbose(verbose);
+	signal(SIGPIPE, SIG_IGN);
+
+	ls = xcalloc(conf->n_listen, sizeof(*ls));
+	if (listener_open_all(conf, ls, err, sizeof(err)) == -1)
+		log_fatalx(EX_UNAVAILABLE, "%s", err);
+	prepare_spool(conf);
+	if (!foreground)
+		daemonize();
+	write_pid_file(conf->pid_file);
+	if (identity_drop(conf->user, conf->group, err, sizeof(err)) == -1)
+		log_fatalx(EX_NOPERM, "%s", err);
+	if (geteuid() != 0)
+		log_debug("running as uid %ld", (long)geteuid());
+
+	pid_file = xstrdup(conf->pid_file);
+	status = master_run(conf, conf_path, ls, conf->n_listen);
+	/* Best effort: after dropping root the directory may not let us. */
+	if (pid_file[0] != '\0')
+		unlink(pid_file);
+	x_free(pid_file);
+	x_free(ls);
+	return status;
+}

@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * session: one LMTP connection.  Reads the socket in large blocks and feeds
+ * the engine; sends pending replies whenever the input runs dry (RFC 2920
+ * §3.2) and between per-recipient replies; spools the body once to an
+ * unnamed file and writes each recipient's copy from it.  Waits only in
+ * ppoll(), under the caller's signal mask, so a stop request is seen.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "lmtp.h"
+#include "log.h"
+#include "maildir.h"
+#include "recipient.h"
+#include "session.h"
+#include "trace.h"
+#include "util.h"
+
+#define SESSION_READ_SIZE	(64 * 1024)
+/* Send what is pending before reading more once it grows past this. */
+#define SESSION_OUTPUT_HIGH	(64 * 1024)
+#define SESSION_HEADER_MAX	(4 * 1024)
+
+/* The open transaction: everything RSET, a new MAIL or the dot ends. */
+struct txn {
+	bool			 open;
+	char			 queue_id[40];
+	char			 sender[ADDR_PATH_MAX + 1];
+	struct timespec		 start;
+	struct recipient	*rcpts;
+	size_t			 n_rcpts;
+	size_t			 cap_rcpts;
+	int			 spool_fd;
+	off_t			 spool_len;
+};
+
+struct session {
+	int			 fd;
+	const struct conf	*conf;
+	const sigset_t		*waitmask;
+	const volatile sig_atomic_t *stopping;
+	struct lmtp		*lmtp;
+	char			 peer[INET6_ADDRSTRLEN + 3];
+	bool			 dead;	/* the client is gone or timed out */
+	struct txn		 txn;
+	char			*inbuf;
+};
+
+static void	txn_reset(struct txn *);
+static int	session_flush(struct session *);
+
+static double
+elapsed(const struct timespec *since)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - since->tv_sec) +
+	    (double)(now.tv_nsec - since->tv_nsec) / 1e9;
+}
+
+/* A queue id unique across children: time, pid and a counter, in hex. */
+static void
+make_queue_id(char *out, size_t cap)
+{
+	static unsigned	counter;
+	struct timespec	now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	snprintf(out, cap, "%08lX%05lX%lX%X", (unsigned long)now.tv_sec,
+	    (unsigned long)(now.tv_nsec / 1000), (unsigned long)getpid(),
+	    counter++ & 0xfff);
+}
+
+static void
+txn_reset(struct txn *t)
+{
+	if (t->spool_fd != -1)
+		close(t->spool_fd);
+	t->spool_fd = -1;
+	t->spool_len = 0;
+	t->n_rcpts = 0;
+	t->open = false;
+	t->queue_id[0] = '\0';
+	t->sender[0] = '\0';
+}
+
+static void
+hook_mail(void *ctx, const struct lmtp_mail *m, struct lmtp_reply *r)
+{
+	struct session	*s = ctx;
+
+	(void)r;
+	txn_reset(&s->txn);
+	make_queue_id(s->txn.queue_id, sizeof(s->txn.queue_id));
+	util_strlcpy(s->txn.sender, m->from->text, sizeof(s->txn.sender));
+	clock_gettime(CLOCK_MONOTONIC, &s->txn.start);
+	s->txn.open = true;
+}
+
+static void
+hook_rcpt(void *ctx, const struct addr *to, struct lmtp_reply *r)
+{
+	struct session		*s = ctx;
+	struct txn		*t = &s->txn;
+	struct recipient	 rcpt;
+	enum recipient_status	 st;
+
+	st = recipient_resolve(s->conf, to, &rcpt);
+	recipient_reply(st, r);
+	if (st != RECIPIENT_OK) {
+		log_info("%s: reject: RCPT from %s: %u %s %s; from=<%s> "
+		    "to=<%s>", t->queue_id, s->peer, r->code, r->esc, r->text,
+		    t->sender, to->text);
+		return;
+	}
+	if (t->n_rcpts == t->cap_rcpts) {
+		t->cap_rcpts = t->cap_rcpts == 0 ? 8 : t->cap_rcpts * 2;
+		t->rcpts = xreallocarray(t->rcpts, t->cap_rcpts,
+		    sizeof(*t->rcpts));
+	}
+	t->rcpts[t->n_rcpts++] = rcpt;
+}
+
+static void
+hook_data_begin(void *ctx, struct lmtp_reply *r)
+{
+	struct session	*s = ctx;
+
+	s->txn.spool_fd = compat_tmpfile(s->conf->spool_dir);
+	if (s->txn.spool_fd == -1) {
+		log_warn("%s: cannot create a spool file in %s",
+		    s->txn.queue_id, s->conf->spool_dir);
+		r->code = 451;
+		util_strlcpy(r->esc, "4.3.0", sizeof(r->esc));
+		util_strlcpy(r->text, "temporary local problem",
+		    sizeof(r->text));
+	}
+}
+
+static int
+hook_data_body(void *ctx, const char *p, size_t n)
+{
+	struct session	*s = ctx;
+	ssize_t		 w;
+
+	while (n > 0) {
+		w = write(s->txn.spool_fd, p, n);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1) {
+			log_warn("%s: cannot write the spool file",
+			    s->txn.queue_id);
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+		s->txn.spool_len += w;
+	}
+	return 0;
+}
+
+static void
+hook_data_end(void *ctx, struct lmtp_reply *r)
+{
+	struct session	*s = ctx;
+
+	(void)r;
+	log_info("%s: from=<%s>, size=%lld, nrcpt=%zu", s->txn.queue_id,
+	    s->txn.sender, (long long)s->txn.spool_len, s->txn.n_rcpts);
+}
+
+static void
+log_result(struct session *s, const struct recipient *rcpt,
+    const struct addr *to, long long size, const struct lmtp_reply *r,
+    const char *detail)
+{
+	const char	*status;
+	char		 orig[ADDR_PATH_MAX + 16] = "";
+
+	status = r->code < 300 ? "sent" : r->code < 500 ? "deferred" :
+	    "bounced";
+	if (strcmp(rcpt->address, to->text) != 0)
+		snprintf(orig, sizeof(orig), ", orig_to=<%s>", to->text);
+	log_info("%s: to=<%s>%s, relay=local, delay=%.2f, size=%lld, "
+	    "dsn=%s, status=%s (%s)", s->txn.queue_id, rcpt->address, orig,
+	    elapsed(&s->txn.start), size, r->esc, status, detail);
+}
+
+static void
+set_reply(struct lmtp_reply *r, unsigned code, const char *esc,
+    const char *text)
+{
+	r->code = code;
+	util_strlcpy(r->esc, esc, sizeof(r->esc));
+	util_strlcpy(r->text, text, sizeof(r->text));
+}
+
+static void
+hook_deliver(void *ctx, size_t idx, const struct addr *to,
+    struct lmtp_reply *r)
+{
+	struct session		*s = ctx;
+	struct txn		*t = &s->txn;
+	const struct recipient	*rcpt;
+	struct trace		 tr;
+	char			 hdr[SESSION_HEADER_MAX];
+	char			 name[MAILDIR_NAME_MAX + 8];
+	char			 why[PATH_MAX + 128];
+	long			 hdr_len;
+	int			 err;
+
+	if (idx >= t->n_rcpts)
+		log_panic("deliver: recipient %zu of %zu", idx, t->n_rcpts);
+	rcpt = &t->rcpts[idx];
+	if (r->code != 0) {
+		log_result(s, rcpt, to, (long long)t->spool_len, r, r->text);
+		return;
+	}
+	if (s->dead) {
+		/* Nobody will read the reply: leave it to the client's retry. */
+		set_reply(r, 451, "4.4.2", "connection lost");
+		log_result(s, rcpt, to, (long long)t->spool_len, r,
+		    "lost connection before delivery");
+		return;
+	}
+	tr.sender = t->sender;
+	tr.recipient = rcpt->address;
+	tr.helo = lmtp_client_name(s->lmtp);
+	tr.peer = s->peer;
+	tr.hostname = s->conf->hostname;
+	tr.queue_id = t->queue_id;
+	tr.when = time(NULL);
+	hdr_len = trace_format(&tr, hdr, sizeof(hdr));
+	if (hdr_len == -1) {
+		set_reply(r, 451, "4.3.0", "temporary local problem");
+		log_result(s, rcpt, to, (long long)t->spool_len, r,
+		    "trace header too long");
+		return;
+	}
+	if (maildir_deliver(rcpt->maildir, s->conf->hostname, hdr,
+	    (size_t)hdr_len, t->spool_fd, t->spool_len, name,
+	    sizeof(name)) == -1) {
+		err = errno;
+		snprintf(why, sizeof(why), "maildir %s: %s", rcpt->maildir,
+		    strerror(err));
+		maildir_reply_for(err, r);
+		log_result(s, rcpt, to, hdr_len + (long long)t->spool_len, r,
+		    why);
+		return;
+	}
+	r->code = 250;
+	util_strlcpy(r->esc, "2.0.0", sizeof(r->esc));
+	snprintf(r->text, sizeof(r->text), "<%.140s> delivered, id %.32s",
+	    rcpt->address, t->queue_id);
+	log_result(s, rcpt, to, hdr_len + (long long)t->spool_len, r, name);
+}
+
+static void
+hook_flush(void *ctx)
+{
+	struct session	*s = ctx;
+
+	if (!s->dead)
+		session_flush(s);
+}
+
+static void
+hook_reset(void *ctx)
+{
+	struct session	*s = ctx;
+
+	txn_reset(&s->txn);
+}
+
+static const struct lmtp_hooks session_hooks = {
+	.mail = hook_mail,
+	.rcpt = hook_rcpt,
+	.data_begin = hook_data_begin,
+	.data_body = hook_data_body,
+	.data_end = hook_data_end,
+	.deliver = hook_deliver,
+	.flush = hook_flush,
+	.reset = hook_reset,
+};
+
+/*
+ * Waits for events on the socket for at most timeout seconds, taking the
+ * caller's signals meanwhile.  Returns 1 when ready, 0 on timeout, -1 on
+ * a signal (EINTR) or error.
+ */
+static int
+session_wait(struct session *s, short events, unsigned timeout)
+{
+	struct pollfd	pfd = { .fd = s->fd, .events = events };
+	struct timespec	ts = { .tv_sec = (time_t)timeout };
+	int		n;
+
+	n = ppoll(&pfd, 1, &ts, s->waitmask);
+	if (n == -1)
+		return -1;
+	return n == 0 ? 0 : 1;
+}
+
+/* Sends all pending output.  Returns 0, or -1 when the client is lost. */
+static int
+session_flush(struct session *s)
+{
+	const char	*p;
+	size_t		 len;
+	ssize_t		 w;
+	int		 ready;
+
+	for (;;) {
+		p = lmtp_output(s->lmtp, &len);
+		if (len == 0)
+			return 0;
+		w = send(s->fd, p, len, MSG_NOSIGNAL);
+		if (w > 0) {
+			lmtp_output_done(s->lmtp, (size_t)w);
+			continue;
+		}
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			ready = session_wait(s, POLLOUT,
+			    s->conf->command_timeout);
+			if (ready == 1 || (ready == -1 && errno == EINTR))
+				continue;
+			log_info("timeout sending to %s", s->peer);
+		} else
+			log_info("lost connection sending to %s: %s", s->peer,
+			    strerror(errno));
+		s->dead = true;
+		return -1;
+	}
+}
+
+static void
+describe_peer(const struct sockaddr *sa, socklen_t len, char *out,
+    size_t cap)
+{
+	char	host[INET6_ADDRSTRLEN];
+
+	if (sa == NULL || sa->sa_family == AF_UNIX ||
+	    getnameinfo(sa, len, host, sizeof(host), NULL, 0,
+	    NI_NUMERICHOST) != 0) {
+		util_strlcpy(out, "local", cap);
+		return;
+	}
+	snprintf(out, cap, "[%s]", host);
+}
+
+static void
+session_loop(struct session *s)
+{
+	ssize_t	n;
+	size_t	pending;
+	int	ready;
+
+	for (;;) {
+		if (lmtp_finished(s->lmtp) || s->dead)
+			break;
+		if (*s->stopping && lmtp_idle(s->lmtp)) {
+			lmtp_close(s->lmtp, "4.3.2", "shutting down");
+			continue;
+		}
+		n = recv(s->fd, s->inbuf, SESSION_READ_SIZE, 0);
+		if (n > 0) {
+			lmtp_feed(s->lmtp, s->inbuf, (size_t)n);
+			lmtp_output(s->lmtp, &pending);
+			if (pending > SESSION_OUTPUT_HIGH)
+				session_flush(s);
+			continue;
+		}
+		if (n == 0) {
+			if (!lmtp_idle(s->lmtp))
+				log_info("%s: lost connection with %s during "
+				    "the transaction", s->txn.queue_id,
+				    s->peer);
+			s->dead = true;
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			log_info("lost connection with %s: %s", s->peer,
+			    strerror(errno));
+			s->dead = true;
+			break;
+		}
+		/* RFC 2920 §3.2: the input ran dry, so answer now. */
+		if (session_flush(s) == -1)
+			break;
+		ready = session_wait(s, POLLIN, lmtp_in_data(s->lmtp) ?
+		    s->conf->data_timeout : s->conf->command_timeout);
+		if (ready == 0) {
+			log_info("timeout after %s from %s",
+			    lmtp_in_data(s->lmtp) ? "DATA" : "command",
+			    s->peer);
+			lmtp_close(s->lmtp, "4.4.2", "timeout, closing");
+		} else if (ready == -1 && errno != EINTR) {
+			log_warn("poll");
+			break;
+		}
+	}
+	if (!s->dead)
+		session_flush(s);
+}
+
+void
+session_run(int fd, const struct sockaddr *peer, socklen_t peer_len,
+    const struct conf *conf, const sigset_t *waitmask,
+    const volatile sig_atomic_t *stopping)
+{
+	struct session		s;
+	struct lmtp_limits	limits;
+
+	memset(&s, 0, sizeof(s));
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
+		log_warn("fcntl O_NONBLOCK");
+	s.fd = fd;
+	s.conf = conf;
+	s.waitmask = waitmask;
+	s.stopping = stopping;
+	s.txn.spool_fd = -1;
+	s.inbuf = xmalloc(SESSION_READ_SIZE);
+	describe_peer(peer, peer_len, s.peer, sizeof(s.peer));
+	log_info("connect from %s", s.peer);
+
+	limits.hostname = conf->hostname;
+	limits.max_message_size = conf->max_message_size;
+	limits.max_recipients = conf->max_recipients;
+	s.lmtp = lmtp_new(&limits, &session_hooks, &s);
+	session_loop(&s);
+	lmtp_free(s.lmtp);
+	txn_reset(&s.txn);
+	x_free(s.txn.rcpts);
+	x_free(s.inbuf);
+	close(fd);
+	log_info("disconnect from %s", s.peer);
+}

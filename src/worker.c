@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * worker: one prefork child.  Sleeps in ppoll() on every listener (and on
+ * the status pipe, whose POLLERR says the master is gone), accepts one
+ * connection at a time and hands it to session_run().  SIGTERM, SIGINT and
+ * SIGUSR1 stay blocked except inside ppoll(), so a flag is only ever set
+ * while waiting, never mid-delivery.  Leaves by _exit(): the master's
+ * atexit handlers (pid file, ...) are not the child's to run.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "listener.h"
+#include "log.h"
+#include "session.h"
+#include "util.h"
+#include "worker.h"
+
+/* How long to pause after an accept failure that is not a lost race. */
+#define WORKER_ACCEPT_PAUSE	1	/* seconds */
+
+static volatile sig_atomic_t	worker_stopping;	/* SIGTERM SIGINT */
+static volatile sig_atomic_t	worker_retire;		/* SIGUSR1 */
+
+static void	worker_signal(int);
+static void	worker_signals(sigset_t *);
+static bool	worker_report(int, int);
+static void	worker_exit(const char *) __attribute__((noreturn));
+
+static void
+worker_signal(int sig)
+{
+	int	saved = errno;
+
+	if (sig == SIGUSR1)
+		worker_retire = 1;
+	else
+		worker_stopping = 1;
+	errno = saved;
+}
+
+/*
+ * Replaces the master's dispositions, which fork() left in place (they
+ * were blocked until now), and fills waitmask with the mask to wait under.
+ */
+static void
+worker_signals(sigset_t *waitmask)
+{
+	struct sigaction	sa;
+	sigset_t		block;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = worker_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	/* Reloading is the master's job; a pending SIGHUP is discarded. */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGUSR1);
+	sigprocmask(SIG_SETMASK, &block, NULL);
+	sigemptyset(waitmask);
+}
+
+/*
+ * Tells the master our state.  Returns false when the master is gone.  A
+ * full pipe (EAGAIN) drops the record: the master only loses accuracy.
+ */
+static bool
+worker_report(int status_fd, int state)
+{
+	struct worker_status	st;
+	ssize_t			w;
+
+	memset(&st, 0, sizeof(st));
+	st.pid = getpid();
+	st.state = state;
+	do
+		w = write(status_fd, &st, sizeof(st));
+	while (w == -1 && errno == EINTR);
+	if (w == -1 && errno == EPIPE)
+		return false;
+	if (w == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+		log_warn("status pipe");
+	return true;
+}
+
+static void
+worker_exit(const char *why)
+{
+	log_debug("child %ld exiting: %s", (long)getpid(), why);
+	_exit(0);
+}
+
+void
+worker_main(const struct conf *conf, const struct listener *ls, size_t n,
+    int status_fd)
+{
+	struct sockaddr_storage	 ss;
+	struct pollfd		*pfds;
+	struct timespec		 pause = { WORKER_ACCEPT_PAUSE, 0 };
+	sigset_t		 waitmask;
+	socklen_t		 sslen;
+	pid_t			 master;
+	size_t			 i, k, next = 0;
+	unsigned long		 served = 0;
+	bool			 orphan;
+	int			 fd, on = 1, state = 0, r;
+
+	worker_signals(&waitmask);
+	master = getppid();
+
+	/* pfds[n] watches the status pipe: POLLERR once no reader is left. */
+	pfds = xcalloc(n + 1, sizeof(*pfds));
+	for (i = 0; i < n; i++) {
+		pfds[i].fd = ls[i].fd;
+		pfds[i].events = POLLIN;
+	}
+	pfds[n].fd = status_fd;
+	pfds[n].events = 0;
+
+	for (;;) {
+		if (worker_stopping)
+			worker_exit("stopping");
+		if (worker_retire)
+			worker_exit("retiring");
+		if (getppid() != master)
+			worker_exit("master gone");
+		if (state != WORKER_IDLE) {
+			if (!worker_report(status_fd, WORKER_IDLE))
+				worker_exit("master gone");
+			state = WORKER_IDLE;
+		}
+
+		r = ppoll(pfds, n + 1, NULL, &waitmask);
+		if (r == -1) {
+			if (errno != EINTR) {
+				log_warn("ppoll");
+				_exit(EX_OSERR);
+			}
+			continue;
+		}
+		if (pfds[n].revents & (POLLERR | POLLHUP | POLLNVAL))
+			worker_exit("master gone");
+
+		/* Take turns, so one busy listener cannot starve another. */
+		for (k = 0; k < n; k++) {
+			i = (next + k) % n;
+			if (pfds[i].revents & (POLLIN | POLLERR | POLLHUP))
+				break;
+		}
+		if (k == n)
+			continue;
+		next = (i + 1) % n;
+
+		sslen = sizeof(ss);
+		/* The session's I/O is non-blocking with its own timeouts. */
+		fd = accept4(ls[i].fd, (struct sockaddr *)&ss, &sslen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			/* Another child won the race, or the client left. */
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == ECONNABORTED || errno == EINTR ||
+			    errno == EPROTO)
+				continue;
+			/* EMFILE, ENOBUFS ...: pause rather than spin. */
+			log_warn("%s: accept", ls[i].name);
+			ppoll(NULL, 0, &pause, &waitmask);
+			continue;
+		}
+		if (ls[i].kind == CONF_LISTEN_INET &&
+		    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
+		    sizeof(on)) == -1)
+			log_debug("%s: TCP_NODELAY: %s", ls[i].name,
+			    strerror(errno));
+
+		/* Without a master, serve this client, then leave. */
+		orphan = !worker_report(status_fd, WORKER_BUSY);
+		state = WORKER_BUSY;
+		session_run(fd, (struct sockaddr *)&ss, sslen, conf, &waitmask,
+		    &worker_stopping);
+		served++;
+		if (orphan)
+			worker_exit("master gone");
+		if (conf->max_requests != 0 && served >= conf->max_requests)
+			worker_exit("max_requests reached");
+	}
+}
