@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
@@ -420,8 +422,12 @@ START_TEST(test_missing_file)
 	snprintf(want, sizeof(want), "%s: ", path);
 	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
 	ck_assert_ptr_nonnull(strstr(err, "No such file"));
-	/* A directory is refused before the scanner sees it. */
+	/* Neither a directory nor a FIFO (whose open must not block). */
 	ck_assert_ptr_null(conf_load(tmpdir, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "not a regular file"));
+	snprintf(path, sizeof(path), "%s/fifo", tmpdir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_ptr_null(conf_load(path, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "not a regular file"));
 }
 END_TEST
