@@ -327,9 +327,9 @@ static const struct {
 	{ "listen = \"inet::24\"\n", 1, "listen" },
 	{ "listen = \"inet:300.1.1.1:24\"\n", 1, "listen" },
 	{ "listen = \"unix:lmtp.sock\"\n", 1, "listen" },
-	{ "listen = \"unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n",
-	    1, "listen" },
+	{ "listen = \"unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "\"\n", 1, "listen" },
 	{ "listen = {\"unix:/a\", \"unix:/a\"}\n", 1, "listen" },
 	{ "\nlisten = {}\n", 0, "listen" },
 	/* socket_mode */
@@ -714,7 +714,8 @@ conf_suite(void)
 	tc = tcase_create("file");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_every_option);
-	tcase_add_loop_test(tc, test_sizes, 0, sizeof(sizes) / sizeof(sizes[0]));
+	tcase_add_loop_test(tc, test_sizes, 0,
+	    sizeof(sizes) / sizeof(sizes[0]));
 	tcase_add_test(tc, test_reassign_and_append);
 	tcase_add_test(tc, test_comments_anywhere);
 	suite_add_tcase(s, tc);
