@@ -95,7 +95,13 @@ configure: configure.ac
 
 config.h: config.mk
 
-$(LIB_OBJS) src/main.o $(UNIT_OBJS): config.h
+$(LIB_OBJS) src/main.o $(UNIT_OBJS): config.h .build-flags
+
+# Objects built with other flags (SANITIZE=1, CC=clang) are rebuilt.
+BUILD_FLAGS = $(CC) $(CFLAGS) $(LDFLAGS) $(WARNINGS)
+ifneq ($(BUILD_FLAGS),$(shell cat .build-flags 2>/dev/null))
+$(shell printf '%s\n' '$(BUILD_FLAGS)' > .build-flags)
+endif
 
 .c.o:
 	$(Q_CC)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
@@ -165,7 +171,7 @@ install: lmtpd etc/lmtpd.service
 	$(INSTALL) -m 644 man/lmtpd.conf.5 $(DESTDIR)$(mandir)/man5/lmtpd.conf.5
 
 clean:
-	rm -f lmtpd etc/lmtpd.service src/*.o src/*.d src/liblmtpd.a \
+	rm -f lmtpd etc/lmtpd.service .build-flags src/*.o src/*.d src/liblmtpd.a \
 	    tests/unit/*.o tests/unit/*.d tests/unit/check_lmtpd
 	rm -rf run
 

@@ -1075,6 +1075,35 @@ class TestSignals(LMTPDTestCase):
         self.assertEqual(sorted(copies), sorted([first, second]))
 
 
+class TestTimeouts(LMTPDTestCase):
+    daemon_opts = {"command_timeout": 1, "data_timeout": 2}
+
+    def test_idle_client_gets_421(self):
+        c = self.open()
+        t0 = time.monotonic()
+        code, lines = c.reply()         # nothing sent: the timeout answers
+        self.assertEqual(code, 421, lines)
+        self.assertEqual(esc_of(lines), "4.4.2", lines)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.9)
+        self.assertTrue(c.at_eof(5))
+
+    def test_stalled_data_delivers_nothing(self):
+        c = self.open()
+        c.expect("MAIL FROM:<%s>" % SENDER, 250)
+        c.expect("RCPT TO:<alice@example.org>", 250)
+        c.expect("DATA", 354)
+        c.send(b"Subject: stalled\r\n\r\nhalf a body\r\n")
+        code, lines = c.reply()
+        self.assertEqual(code, 421, lines)
+        self.assertEqual(esc_of(lines), "4.4.2", lines)
+        self.assertTrue(c.at_eof(5))
+        self.assertEqual(maildir_files(self.d.maildir("alice@example.org")),
+                         [])
+        self.assertEqual(os.listdir(self.d.spool), [])
+        c2 = self.open()                # and the child serves again
+        c2.expect("NOOP", 250)
+
+
 class TestStartup(LMTPDTestCase):
     daemon_opts = None      # each test starts its own
 
