@@ -419,6 +419,13 @@ void
 listener_close(struct listener *l)
 {
 	if (l->fd != -1) {
+		/*
+		 * Children hold copies of this socket; on Linux shutdown()
+		 * makes it stop listening in all of them, so a stop refuses
+		 * new connections at once instead of a busy child's copy
+		 * queueing them until it exits.
+		 */
+		(void)shutdown(l->fd, SHUT_RDWR);
 		close(l->fd);
 		l->fd = -1;
 	}

@@ -34,7 +34,10 @@ int	listener_open(const struct conf_listen *, const struct conf *,
 int	listener_open_all(const struct conf *, struct listener *ls,
 	    char *err, size_t cap);
 
-/* Closes the descriptor; for a unix socket also removes the path. */
+/*
+ * Stops listening (in every process holding a copy), closes the
+ * descriptor and, for a unix socket, removes the path.
+ */
 void	listener_close(struct listener *);
 
 #endif
