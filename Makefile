@@ -83,7 +83,7 @@ UNIT_OBJS = $(UNIT_SRCS:.c=.o)
 
 all: lmtpd etc/lmtpd.service
 
-etc/lmtpd.service: etc/lmtpd.service.in config.mk
+etc/lmtpd.service: etc/lmtpd.service.in config.mk .build-flags
 	sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
 	    etc/lmtpd.service.in > $@
 
@@ -97,8 +97,10 @@ config.h: config.mk
 
 $(LIB_OBJS) src/main.o $(UNIT_OBJS): config.h .build-flags
 
-# Objects built with other flags (SANITIZE=1, CC=clang) are rebuilt.
-BUILD_FLAGS = $(CC) $(CFLAGS) $(LDFLAGS) $(WARNINGS)
+# What is built with other flags or paths (SANITIZE=1, CC=clang, PREFIX=)
+# is rebuilt: the binary has the configuration path compiled in.
+BUILD_FLAGS = $(CC) $(CFLAGS) $(LDFLAGS) $(WARNINGS) $(sbindir) \
+	$(sysconfdir) $(runstatedir)
 ifneq ($(BUILD_FLAGS),$(shell cat .build-flags 2>/dev/null))
 $(shell printf '%s\n' '$(BUILD_FLAGS)' > .build-flags)
 endif
