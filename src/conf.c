@@ -24,6 +24,7 @@
 
 #include <confuse.h>
 
+#include "addr.h"
 #include "conf.h"
 #include "log.h"
 #include "util.h"
@@ -746,6 +747,7 @@ static const char *
 conf_address_problem(const struct conf *conf, const char *a)
 {
 	const char	*at, *p;
+	char		 local[CONF_LOCAL_MAX + 1];
 
 	for (p = a; *p != '\0'; p++)
 		if (conf_is_space(*p) || (unsigned char)*p < 0x20)
@@ -757,6 +759,12 @@ conf_address_problem(const struct conf *conf, const char *a)
 		return "empty local part";
 	if (at - a > CONF_LOCAL_MAX)
 		return "local part longer than 64 octets";
+	memcpy(local, a, (size_t)(at - a));
+	local[at - a] = '\0';
+	/* The same rule as for RCPT: it must be safe as a file name. */
+	if (addr_local_check(local) != ADDR_LOCAL_SAFE)
+		return "local part unsafe as a file name ('/', a leading "
+		    "'.' or '..')";
 	if (!conf_domain_is_local(conf, at + 1))
 		return "domain is not one of domains";
 	return NULL;

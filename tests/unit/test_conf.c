@@ -355,6 +355,9 @@ static const struct {
 	/* postmaster, paths */
 	{ "postmaster = \"root@elsewhere.example\"\n", 1, "postmaster" },
 	{ "postmaster = \"root\"\n", 1, "postmaster" },
+	{ "postmaster = \"../root@localhost\"\n", 1, "postmaster" },
+	{ "postmaster = \"a/b@localhost\"\n", 1, "postmaster" },
+	{ "postmaster = \".root@localhost\"\n", 1, "postmaster" },
 	{ "spool_dir = \"tmp\"\n", 1, "spool_dir" },
 	{ "pid_file = \"lmtpd.pid\"\n", 1, "pid_file" },
 	{ "users_file = \"users\"\n", 1, "users_file" },
