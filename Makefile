@@ -147,6 +147,7 @@ check-unit: check-deps tests/unit/check_lmtpd
 check-integration: lmtpd
 	$(PYTHON) tests/integration/test_lmtpd.py ./lmtpd
 	$(PYTHON) tests/integration/test_pool.py ./lmtpd
+	$(PYTHON) tests/integration/test_service.py ./lmtpd
 
 DEPS = gcc make autoconf pkg-config libconfuse-dev check python3
 deps:

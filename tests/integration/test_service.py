@@ -1,0 +1,588 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Integration tests for lmtpd as a service: an IPv6 listener, detaching
+without -f, the Postfix-style log lines of a transaction, SIGINT, the
+command-line options, and `make install`.
+
+Usage: python3 tests/integration/test_service.py ./lmtpd [unittest args]
+
+Reuses the helpers of test_lmtpd.py (Daemon, Client, the /proc readers).
+Every socket operation and every wait is bounded; every daemon is stopped
+by PID in the cleanup.  The detached daemon is not our child: it is found
+by its pid file or by its exact command line (which names a unique
+temporary config) and stopped by PID, SIGTERM then SIGKILL.  `make
+install` runs in a private copy of the source tree, so the shared build
+(./lmtpd, etc/lmtpd.service, .build-flags) is never rebuilt with another
+PREFIX.  Python 3 standard library only.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.dont_write_bytecode = True     # no __pycache__ beside the tests
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_lmtpd as T      # noqa: E402
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+EX_USAGE = 64
+DETACH_TIMEOUT = 5.0        # seconds for the launcher to exit
+
+
+# ---------------------------------------------------------------- helpers
+
+def wait_for(pred, timeout, interval=0.05):
+    """Calls pred() until it returns something true or timeout seconds
+    pass; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+def loud_skip(test, why):
+    sys.stderr.write("\n*** SKIPPED %s: %s ***\n" % (test.id(), why))
+    test.skipTest(why)
+
+
+def gone(pid):
+    """True when pid has exited (no such process, or a zombie: the
+    detached master is not our child, and whoever reaps it may be slow)."""
+    st = T.proc_stat(pid)
+    return st is None or st[1] == "Z"
+
+
+def pids_with_cmdline(argv):
+    """Live processes whose command line is exactly argv."""
+    want = ("\0".join(argv) + "\0").encode()
+    out = []
+    for p in T.all_pids():
+        try:
+            with open("/proc/%d/cmdline" % p, "rb") as f:
+                if f.read() == want and not gone(p):
+                    out.append(p)
+        except OSError:
+            pass
+    return out
+
+
+def read_pid_file(path):
+    """The pid in path once the file is complete, else None."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return None
+    if not text.endswith("\n") or not text.strip().isdigit():
+        return None
+    return int(text)
+
+
+def greets(port):
+    """True when 127.0.0.1:port answers 220 ... LMTP."""
+    try:
+        c = T.Client(("127.0.0.1", port), [], timeout=2)
+    except OSError:
+        return False
+    try:
+        code, lines = c.greeting
+        ok = code == 220 and "LMTP" in lines[0]
+        if ok:
+            c.cmd("QUIT")
+        return ok
+    except (OSError, EOFError, T.LMTPError):
+        return False
+    finally:
+        c.close()
+
+
+def free_port6():
+    """A free TCP port on ::1; OSError when ::1 cannot be bound."""
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        s.bind(("::1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def log_lines(text):
+    """[(pid, message)] of the "lmtpd[pid]: message" lines of a log."""
+    out = []
+    for ln in text.splitlines():
+        m = re.match(r"lmtpd\[(\d+)\]: (.*)$", ln)
+        if m:
+            out.append((int(m.group(1)), m.group(2)))
+    return out
+
+
+class Client6(T.Client):
+    """A T.Client over IPv6."""
+
+    def __init__(self, address, transcript, timeout=T.IO_TIMEOUT):
+        self.t = transcript
+        self.buf = b""
+        self.greeting = None
+        self.sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(address)
+        except OSError:
+            self.sock.close()
+            raise
+        self.greeting = self.reply()
+
+
+class Daemon6(T.Daemon):
+    """A T.Daemon that also listens on inet:[::1]:port6."""
+
+    port6 = None
+
+    def render(self, extra=""):
+        first, rest = super().render(extra).split("\n", 1)
+        assert first.startswith("listen = {") and first.endswith("}"), first
+        return first[:-1] + ', "inet:[::1]:%d"}\n' % self.port6 + rest
+
+    def start(self):
+        for attempt in range(3):
+            self.port = T.free_port()
+            self.port6 = free_port6()
+            self.write_conf()
+            self.spawn()
+            ok, why = self.wait_ready()
+            if ok:
+                return self
+            in_use = "in use" in self.log().lower()
+            self.stop()
+            if not in_use:
+                break
+        raise AssertionError("lmtpd did not start: %s\n--- log ---\n%s"
+                             % (why, self.log()))
+
+
+class ServiceTestCase(T.LMTPDTestCase):
+    daemon_opts = None      # each test starts its own daemon
+
+    def deliver(self, c, rcpt, tag):
+        msg = T.sample_message(tag)
+        _, final = self.transaction(c, [rcpt], msg)
+        self.assertEqual([f[0] for f in final], [250], final)
+        c.expect("QUIT", 221)
+        return msg
+
+
+# ------------------------------------------------------------------ tests
+
+class TestIPv6(ServiceTestCase):
+
+    def test_delivery_over_ipv6(self):
+        try:
+            free_port6()
+        except OSError as e:
+            loud_skip(self, "Python cannot bind [::1] on this host (%s): "
+                      "no IPv6 loopback to test on" % e)
+        d = Daemon6(self)
+        self.daemons.append(d)
+        d.start()                       # answered on 127.0.0.1 too
+        c = Client6(("::1", d.port6, 0, 0), self.transcript)
+        self.addCleanup(c.close)
+        self.assertEqual(c.greeting[0], 220, c.greeting)
+        self.assertIn("LMTP", c.greeting[1][0])
+        c.expect("LHLO client6.test", 250)
+        msg = self.deliver(c, "alice@example.org", b"ipv6")
+        self.assert_copy(d, "alice@example.org", msg)
+        self.assertTrue(wait_for(lambda: "connect from [::1]" in d.log(),
+                                 5), "no \"connect from [::1]\" logged")
+        # And the IPv4 listener of the same daemon still delivers.
+        c4 = self.open(d)
+        msg4 = self.deliver(c4, "bob@example.org", b"ipv4")
+        self.assert_copy(d, "bob@example.org", msg4)
+
+
+class TestDetach(ServiceTestCase):
+
+    def stop_detached(self, argv, launchers):
+        """Cleanup: stops by PID whatever runs with exactly argv (the
+        master and its children share it: they do not exec)."""
+        pids = pids_with_cmdline(argv)
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        wait_for(lambda: all(gone(p) for p in pids),
+                 T.SHUTDOWN_TIMEOUT + 2)
+        for p in pids_with_cmdline(argv):
+            for q in [p] + T.group_members(p):
+                try:
+                    os.kill(q, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        wait_for(lambda: not pids_with_cmdline(argv), 5)
+        for p in launchers:
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=10)
+
+    def test_detaches_and_stops(self):
+        d = self.daemon(log_target="syslog")
+        argv = [T.LMTPD, "-c", d.conf_path]
+        launchers = []
+        self.addCleanup(self.stop_detached, argv, launchers)
+        out_path = os.path.join(d.dir, "launcher.out")
+        for attempt in range(3):
+            d.port = T.free_port()
+            d.write_conf()
+            with open(out_path, "ab") as out:
+                # Our own session, on purpose: only setsid() can leave it.
+                p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=out, stderr=out)
+            launchers.append(p)
+            try:
+                rc = p.wait(timeout=DETACH_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.fail("lmtpd without -f still in the foreground after "
+                          "%ss" % DETACH_TIMEOUT)
+            if rc != 69:            # EX_UNAVAILABLE: the port was taken
+                break
+        with open(out_path, "rb") as f:
+            out_text = f.read().decode("utf-8", "replace")
+        self.transcript.append("launcher output: %r" % out_text)
+        self.assertEqual(rc, 0, out_text)
+
+        master = wait_for(lambda: read_pid_file(d.pid_path), 5)
+        self.assertIsNotNone(master, "no pid in %s within 5 s"
+                             % d.pid_path)
+        self.assertNotEqual(master, p.pid, "the pid file names the "
+                            "launcher, which has exited")
+        self.assertFalse(gone(master), "pid %d from the pid file is not "
+                         "running" % master)
+        self.assertTrue(wait_for(lambda: greets(d.port), T.START_TIMEOUT),
+                        "no 220 on 127.0.0.1:%d" % d.port)
+        self.assertTrue(wait_for(lambda: T.children_of(master), 5),
+                        "pid %d has no children: not the master" % master)
+        self.assertNotEqual(os.getsid(master), os.getsid(0),
+                            "still in the launcher's session: no setsid()")
+        self.assertEqual(os.readlink("/proc/%d/cwd" % master), "/")
+        for fd in (0, 1, 2):
+            self.assertEqual(os.readlink("/proc/%d/fd/%d" % (master, fd)),
+                             "/dev/null", "fd %d" % fd)
+
+        c = self.open(d)
+        msg = self.deliver(c, "alice@example.org", b"detached")
+        self.assert_copy(d, "alice@example.org", msg)
+        c.close()
+
+        self.assertTrue(os.path.exists(d.sock_path))
+        t0 = time.monotonic()
+        os.kill(master, signal.SIGTERM)
+        stopped = wait_for(lambda: gone(master) and
+                           not T.group_members(master),
+                           T.SHUTDOWN_TIMEOUT)
+        self.assertTrue(stopped, "master %d or its children still there "
+                        "%.1f s after SIGTERM" % (master,
+                                                  time.monotonic() - t0))
+        self.assertFalse(os.path.lexists(d.sock_path),
+                         "unix socket left behind")
+
+
+class TestLogLines(ServiceTestCase):
+
+    def test_transaction_log(self):
+        d = self.daemon()
+        good, bad, unknown = ("alice@example.org", "bob@example.org",
+                              "x@nowhere.test")
+        md = d.maildir(bad)
+        for sub in ("tmp", "new", "cur"):
+            os.makedirs(os.path.join(md, sub), mode=0o700)
+        d.chown_tree(os.path.join(d.mail, "example.org"))
+        tmp = os.path.join(md, "tmp")
+        if T.IS_ROOT:
+            os.chown(tmp, 0, 0)
+        os.chmod(tmp, 0o500)
+        d.start()
+        uids = {T.proc_uid(p) for p in d.children()}
+        if 0 in uids:
+            loud_skip(self, "children run as root: permissions do not "
+                      "bind, no delivery can be made to fail")
+        c = self.open(d)
+        msg = T.sample_message(b"logged")
+        rr, final = self.transaction(c, [good, unknown, bad], msg)
+        self.assertEqual([r[0] for r in rr], [250, 550, 250], rr)
+        self.assertEqual([f[0] for f in final], [250, 451], final)
+        self.assertEqual(T.esc_of(final[1][1]), "4.3.0", final)
+        c.expect("QUIT", 221)
+        self.assertTrue(c.at_eof(5), "not closed after QUIT")
+        self.assert_copy(d, good, msg)
+        names = T.maildir_files(d.maildir(good))
+        delivered = os.path.join(d.maildir(good), "new", names[0])
+
+        # The transaction's lines, by the child that served it.
+        pat_from = re.compile(r"(\w+): from=<%s>, size=(\d+), nrcpt=(\d+)$"
+                              % re.escape(T.SENDER))
+        self.assertTrue(wait_for(
+            lambda: any(pat_from.match(m) for _, m in log_lines(d.log())),
+            5), "no \"from=<%s>, size=..., nrcpt=...\" line" % T.SENDER)
+        lines = log_lines(d.log())
+        (idx, (child, m_from)), = [(i, x) for i, x in enumerate(lines)
+                                   if pat_from.match(x[1])]
+
+        def last_disconnect():
+            return [i for i, (pid, m) in enumerate(log_lines(d.log()))
+                    if pid == child and
+                    m == "disconnect from [127.0.0.1]" and i > idx]
+        self.assertTrue(wait_for(last_disconnect, 5),
+                        "no \"disconnect from [127.0.0.1]\" after the "
+                        "transaction")
+        lines = log_lines(d.log())
+        mine = [(i, m) for i, (pid, m) in enumerate(lines) if pid == child]
+        connects = [i for i, m in mine
+                    if m == "connect from [127.0.0.1]" and i < idx]
+        self.assertTrue(connects, "no \"connect from [127.0.0.1]\" before "
+                        "the transaction")
+        connect = connects[-1]
+        disconnect = [i for i, m in mine
+                      if m == "disconnect from [127.0.0.1]" and i > idx][0]
+
+        qid, size, nrcpt = pat_from.match(m_from).groups()
+        self.assertRegex(qid, r"^[0-9A-Za-z]+$")
+        self.assertEqual(int(nrcpt), 2, m_from)
+        self.assertEqual(int(size), len(msg),
+                         "from= size is not the message size: " + m_from)
+
+        def one(pattern, what):
+            hits = [(i, re.match(pattern, m)) for i, m in mine
+                    if re.match(pattern, m)]
+            self.assertEqual(len(hits), 1, "%s: %d lines matching %r"
+                             % (what, len(hits), pattern))
+            i, match = hits[0]
+            self.assertTrue(connect < i < disconnect,
+                            "%s logged outside its connection" % what)
+            return match
+
+        ok = one(r"(\w+): to=<alice@example\.org>, relay=local, "
+                 r"delay=\d+\.\d\d, size=(\d+), dsn=2\.0\.0, "
+                 r"status=sent \((new/[^)]+)\)$", "delivered")
+        self.assertEqual(int(ok.group(2)), os.stat(delivered).st_size,
+                         "logged size is not the delivered file's size")
+        self.assertEqual(ok.group(3), "new/" + names[0])
+        deferred = one(r"(\w+): to=<bob@example\.org>, relay=local, "
+                       r"delay=\d+\.\d\d, size=\d+, dsn=4\.3\.0, "
+                       r"status=deferred \((.+)\)$", "deferred")
+        self.assertTrue(deferred.group(2).strip(), "no reason given")
+        reject = one(r"(\w+): reject: RCPT from \[127\.0\.0\.1\]: "
+                     r"550 5\.1\.2 .*to=<x@nowhere\.test>", "reject")
+        self.assertEqual({ok.group(1), deferred.group(1), reject.group(1)},
+                         {qid}, "the transaction's lines differ in QID")
+        # Nothing else of this transaction under another id.
+        for i, m in mine:
+            if connect < i < disconnect and re.match(r"\w+: ", m) and \
+                    ("to=<" in m or "from=<" in m):
+                self.assertTrue(m.startswith(qid + ": "), m)
+
+
+class TestSigint(ServiceTestCase):
+
+    def test_sigint_clean_exit(self):
+        d = self.daemon().start()
+        c = self.open(d)
+        self.assertTrue(os.path.exists(d.sock_path))
+        t0 = time.monotonic()
+        os.kill(d.proc.pid, signal.SIGINT)
+        code, lines = c.reply()
+        self.assertEqual(code, 421, lines)
+        self.assertEqual(T.esc_of(lines), "4.3.2", lines)
+        self.assertTrue(c.at_eof(), "not closed after 421")
+        try:
+            rc = d.proc.wait(timeout=T.SHUTDOWN_TIMEOUT + 1)
+        except subprocess.TimeoutExpired:
+            self.fail("still running %d s after SIGINT"
+                      % (T.SHUTDOWN_TIMEOUT + 1))
+        self.assertEqual(rc, 0, "exit status after SIGINT")
+        self.assertLess(time.monotonic() - t0, T.SHUTDOWN_TIMEOUT + 1)
+        self.assertFalse(os.path.lexists(d.sock_path),
+                         "unix socket left behind")
+        self.assertEqual(T.group_members(d.proc.pid), [], "children left")
+
+
+class TestOptions(ServiceTestCase):
+
+    def run_lmtpd(self, *args):
+        r = subprocess.run([T.LMTPD] + list(args), stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=10)
+        out = r.stdout.decode("utf-8", "replace")
+        err = r.stderr.decode("utf-8", "replace")
+        self.transcript.append("$ lmtpd %s -> %d\nstdout: %r\nstderr: %r"
+                               % (" ".join(args), r.returncode, out, err))
+        return r.returncode, out, err
+
+    def test_config_check_confirms(self):
+        d = self.daemon()
+        d.port = T.free_port()
+        d.write_conf()
+        rc, out, err = self.run_lmtpd("-t", "-c", d.conf_path)
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out + err, re.compile(r"\bOK\b", re.I),
+                         "-t printed no confirmation")
+        # It only checked: nothing listens, no pid file.
+        with self.assertRaises(OSError):
+            socket.create_connection(("127.0.0.1", d.port), 1).close()
+        self.assertFalse(os.path.lexists(d.sock_path))
+        self.assertFalse(os.path.exists(d.pid_path))
+
+    def test_version(self):
+        rc, out, err = self.run_lmtpd("-V")
+        self.assertEqual(rc, 0, err)
+        m = re.match(r"lmtpd (\d+\.\d+(\.\d+)?\S*)\n$", out)
+        self.assertIsNotNone(m, "-V printed %r" % out)
+        try:
+            with open(os.path.join(TOP, "configure.ac")) as f:
+                ac = re.search(r"AC_INIT\(\[lmtpd\],\s*\[([^]]+)\]",
+                               f.read())
+        except OSError:
+            ac = None
+        if ac is not None:
+            self.assertEqual(m.group(1), ac.group(1),
+                             "-V differs from configure.ac's AC_INIT")
+
+    def test_unknown_option(self):
+        rc, out, err = self.run_lmtpd("-Z")
+        self.assertEqual(rc, EX_USAGE, "exit status for -Z")
+        self.assertRegex(err, re.compile(r"^usage: lmtpd ", re.M),
+                         "no usage on stderr")
+        self.assertEqual(out, "", "usage belongs on stderr")
+
+
+class TestInstall(ServiceTestCase):
+
+    def copy_source(self, dst):
+        """The source tree as it is (uncommitted edits and build products
+        included, mtimes kept), without .git, run/ and sockets."""
+        def ignore(d, names):
+            out = []
+            for n in names:
+                if n in (".git", "__pycache__") or \
+                        (d == TOP and n == "run"):
+                    out.append(n)
+                    continue
+                mode = os.lstat(os.path.join(d, n)).st_mode
+                if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or
+                        stat.S_ISLNK(mode)):
+                    out.append(n)
+            return out
+        shutil.copytree(TOP, dst, symlinks=True, ignore=ignore)
+
+    def make_install(self, src, dest):
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL",
+                            "MAKEOVERRIDES", "DESTDIR", "PREFIX")}
+        r = subprocess.run(["make", "-C", src, "install", "PREFIX=/usr",
+                            "DESTDIR=" + dest], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           env=env, timeout=45)
+        out = r.stdout.decode("utf-8", "replace")
+        self.transcript.append("$ make install PREFIX=/usr DESTDIR=%s -> "
+                               "%d\n%s" % (dest, r.returncode, out))
+        self.assertEqual(r.returncode, 0, "make install failed:\n" + out)
+        return out
+
+    def test_install(self):
+        if shutil.which("make") is None:
+            loud_skip(self, "no make on this host")
+        if not os.path.exists(os.path.join(TOP, "Makefile")):
+            loud_skip(self, "no Makefile in %s" % TOP)
+        tmp = tempfile.mkdtemp(prefix="lmtpd-install.")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        src = os.path.join(tmp, "src")
+        dest = os.path.join(tmp, "dest")
+        self.copy_source(src)
+        self.make_install(src, dest)
+
+        sbin = os.path.join(dest, "usr/sbin/lmtpd")
+        conf = os.path.join(dest, "usr/etc/lmtpd/lmtpd.conf")
+        unit = os.path.join(dest, "usr/lib/systemd/system/lmtpd.service")
+        for rel in ("usr/sbin/lmtpd", "usr/etc/lmtpd/lmtpd.conf",
+                    "usr/share/man/man8/lmtpd.8",
+                    "usr/share/man/man5/lmtpd.conf.5",
+                    "usr/lib/systemd/system/lmtpd.service"):
+            p = os.path.join(dest, rel)
+            self.assertTrue(os.path.isfile(p), "not installed: /" + rel)
+        self.assertTrue(os.access(sbin, os.X_OK) and
+                        os.stat(sbin).st_mode & 0o111, "not executable")
+
+        with open(unit) as f:
+            text = f.read()
+        self.assertNotRegex(text, r"@\w+@", "placeholders left in the unit")
+        execs = [ln for ln in text.splitlines()
+                 if ln.startswith("ExecStart=")]
+        self.assertEqual(len(execs), 1, text)
+        args = execs[0][len("ExecStart="):].split()
+        self.assertEqual(args[0], "/usr/sbin/lmtpd", execs[0])
+        self.assertIn("/usr/etc/lmtpd/lmtpd.conf", args, execs[0])
+        self.assertIn("-f", args, "Type=simple needs the foreground")
+
+        r = subprocess.run([sbin, "-t", "-c", conf], stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=10)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # Built for this PREFIX: its default -c is the installed config
+        # (the usage message shows it).
+        r = subprocess.run([sbin, "-Z"], stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=10)
+        self.assertIn(b"/usr/etc/lmtpd/lmtpd.conf", r.stderr,
+                      "installed binary's default configuration: %r"
+                      % r.stderr)
+
+        # A second install keeps the edited configuration.
+        with open(conf, "a") as f:
+            f.write("# edited after install %d\n" % os.getpid())
+        with open(conf, "rb") as f:
+            edited = f.read()
+        self.make_install(src, dest)
+        with open(conf, "rb") as f:
+            self.assertEqual(f.read(), edited,
+                             "a reinstall replaced the edited lmtpd.conf")
+        r = subprocess.run([sbin, "-t", "-c", conf], stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=10)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+
+# ------------------------------------------------------------------- main
+
+def main():
+    if len(sys.argv) < 2 or sys.argv[1].startswith("-"):
+        sys.stderr.write("usage: %s path/to/lmtpd [unittest args]\n"
+                         % sys.argv[0])
+        return 2
+    T.LMTPD = os.path.abspath(sys.argv.pop(1))
+    if not os.access(T.LMTPD, os.X_OK):
+        sys.stderr.write("%s: not an executable\n" % T.LMTPD)
+        print("0 passed, 1 failed")
+        return 1
+    prog = unittest.main(exit=False, verbosity=2)
+    r = prog.result
+    failed = len(r.failures) + len(r.errors) + \
+        len(getattr(r, "unexpectedSuccesses", []))
+    skipped = len(r.skipped)
+    passed = r.testsRun - failed - skipped
+    line = "%d passed, %d failed" % (passed, failed)
+    if skipped:
+        line += ", %d skipped" % skipped
+    sys.stdout.flush()
+    sys.stderr.flush()
+    print(line)
+    return 0 if r.wasSuccessful() and r.testsRun > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
