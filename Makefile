@@ -53,6 +53,7 @@ Q_AR = @echo "  AR      $@";
 endif
 
 LIB_SRCS = \
+	src/access.c \
 	src/addr.c \
 	src/buf.c \
 	src/compat.c \
@@ -63,6 +64,7 @@ LIB_SRCS = \
 	src/log.c \
 	src/maildir.c \
 	src/master.c \
+	src/perms.c \
 	src/recipient.c \
 	src/session.c \
 	src/trace.c \
@@ -72,11 +74,13 @@ LIB_OBJS = $(LIB_SRCS:.c=.o)
 
 UNIT_SRCS = \
 	tests/unit/check_main.c \
+	tests/unit/test_access.c \
 	tests/unit/test_addr.c \
 	tests/unit/test_buf.c \
 	tests/unit/test_conf.c \
 	tests/unit/test_lmtp.c \
 	tests/unit/test_maildir.c \
+	tests/unit/test_perms.c \
 	tests/unit/test_recipient.c \
 	tests/unit/test_trace.c
 UNIT_OBJS = $(UNIT_SRCS:.c=.o)

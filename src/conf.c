@@ -715,6 +715,34 @@ conf_set_identity(struct conf_ctx *ctx, struct conf *conf)
 	return 0;
 }
 
+/* RFC 2033 §5 leaves access to the site: loopback only by default. */
+static int
+conf_set_allow(struct conf_ctx *ctx, struct conf *conf)
+{
+	static const char	*why[] = {
+		[ACCESS_BAD_ADDRESS] = "not an IPv4 or IPv6 address",
+		[ACCESS_BAD_PREFIX] = "bad prefix length",
+		[ACCESS_HOST_BITS] = "host bits set below the prefix",
+	};
+	enum access_status	 st;
+	const char		*spec;
+	unsigned		 i, n;
+
+	n = cfg_size(ctx->cfg, "allow");
+	conf->allow = xcalloc(n, sizeof(*conf->allow));
+	for (i = 0; i < n; i++) {
+		spec = cfg_getnstr(ctx->cfg, "allow", i);
+		st = access_parse(spec, &conf->allow[i]);
+		if (st != ACCESS_OK)
+			return conf_fail(ctx, "allow", i, "'%s': %s", spec,
+			    why[st]);
+	}
+	conf->n_allow = n;
+	conf->strict_permissions = cfg_getbool(ctx->cfg,
+	    "strict_permissions");
+	return 0;
+}
+
 static int
 conf_set_domains(struct conf_ctx *ctx, struct conf *conf)
 {
@@ -1033,6 +1061,7 @@ conf_build(struct conf_ctx *ctx)
 	conf->file = xstrdup(ctx->file != NULL ? ctx->file : "");
 	if (conf_set_listen(ctx, conf) == -1 ||
 	    conf_set_sockets(ctx, conf) == -1 ||
+	    conf_set_allow(ctx, conf) == -1 ||
 	    conf_set_identity(ctx, conf) == -1 ||
 	    conf_set_domains(ctx, conf) == -1 ||
 	    conf_set_maildir(ctx, conf) == -1 ||
@@ -1057,6 +1086,9 @@ conf_load(const char *path, char *err, size_t cap)
 		CFG_STR_CB("socket_mode", "0660", CFGF_NONE, conf_cb_str),
 		CFG_STR_CB("socket_owner", "", CFGF_NONE, conf_cb_str),
 		CFG_STR_CB("socket_group", "", CFGF_NONE, conf_cb_str),
+		CFG_STR_LIST_CB("allow", "{\"127.0.0.0/8\", \"::1\"}",
+		    CFGF_NONE, conf_cb_str),
+		CFG_BOOL("strict_permissions", cfg_true, CFGF_NONE),
 		CFG_STR_CB("user", "mail", CFGF_NONE, conf_cb_str),
 		CFG_STR_CB("group", "mail", CFGF_NONE, conf_cb_str),
 		CFG_STR_CB("hostname", "", CFGF_NONE, conf_cb_str),
@@ -1141,6 +1173,7 @@ conf_free(struct conf *conf)
 	x_free(conf->listen);
 	x_free(conf->socket_owner);
 	x_free(conf->socket_group);
+	x_free(conf->allow);
 	x_free(conf->user);
 	x_free(conf->group);
 	x_free(conf->hostname);

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "access.h"
+
 enum conf_listen_kind {
 	CONF_LISTEN_INET,
 	CONF_LISTEN_UNIX,
@@ -33,6 +35,9 @@ struct conf {
 	mode_t			 socket_mode;	/* unix listeners */
 	char			*socket_owner;	/* "" = leave as created */
 	char			*socket_group;	/* "" = leave as created */
+	struct access_net	*allow;		/* TCP clients let in */
+	size_t			 n_allow;
+	bool			 strict_permissions;	/* refuse o+w */
 
 	char			*user;		/* identity after binding */
 	char			*group;

@@ -22,6 +22,7 @@
 #include "listener.h"
 #include "log.h"
 #include "master.h"
+#include "perms.h"
 #include "util.h"
 
 #ifndef SYSCONFDIR
@@ -154,6 +155,11 @@ main(int argc, char *argv[])
 	conf = conf_load(conf_path, err, sizeof(err));
 	if (conf == NULL) {
 		fprintf(stderr, "lmtpd: %s\n", err);
+		return test_only ? 1 : EX_CONFIG;
+	}
+	if (perms_check(conf, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lmtpd: %s\n", err);
+		conf_free(conf);
 		return test_only ? 1 : EX_CONFIG;
 	}
 	if (test_only) {

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "compat.h"
 #include "lmtp.h"
 #include "log.h"
@@ -421,6 +422,28 @@ session_loop(struct session *s)
 		session_flush(s);
 }
 
+/*
+ * A TCP client outside `allow` gets one 421 and is closed before the
+ * greeting; Unix-socket clients were vetted by the socket's permissions.
+ */
+static bool
+session_refused(struct session *s, const struct sockaddr *peer)
+{
+	char	reply[300];
+	int	n;
+
+	if (peer == NULL || (peer->sa_family != AF_INET &&
+	    peer->sa_family != AF_INET6) ||
+	    access_allowed(s->conf->allow, s->conf->n_allow, peer))
+		return false;
+	log_info("reject: connect from %s: not in allow", s->peer);
+	n = snprintf(reply, sizeof(reply), "421 4.7.0 %s access denied\r\n",
+	    s->conf->hostname);
+	if (n > 0 && (size_t)n < sizeof(reply))
+		(void)send(s->fd, reply, (size_t)n, MSG_NOSIGNAL);
+	return true;
+}
+
 void
 session_run(int fd, const struct sockaddr *peer, socklen_t peer_len,
     const struct conf *conf, const sigset_t *waitmask,
@@ -439,6 +462,11 @@ session_run(int fd, const struct sockaddr *peer, socklen_t peer_len,
 	s.txn.spool_fd = -1;
 	s.inbuf = xmalloc(SESSION_READ_SIZE);
 	describe_peer(peer, peer_len, s.peer, sizeof(s.peer));
+	if (session_refused(&s, peer)) {
+		x_free(s.inbuf);
+		close(fd);
+		return;
+	}
 	log_info("connect from %s", s.peer);
 
 	limits.hostname = conf->hostname;

@@ -464,6 +464,108 @@ class TestOptions(ServiceTestCase):
         self.assertEqual(out, "", "usage belongs on stderr")
 
 
+class UnixReadyDaemon(T.Daemon):
+    """A T.Daemon that counts as up once its Unix socket greets (its TCP
+    listener may refuse us on purpose)."""
+
+    def wait_ready(self):
+        deadline = time.monotonic() + T.START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False, "exited with status %d" % self.proc.returncode
+            try:
+                c = T.Client(self.sock_path, [], timeout=2)
+            except OSError:
+                time.sleep(0.05)
+                continue
+            try:
+                if c.greeting[0] == 220:
+                    return True, ""
+            finally:
+                c.close()
+        return False, "no greeting on %s" % self.sock_path
+
+
+class TestAccess(ServiceTestCase):
+
+    def start_allowing(self, nets):
+        d = UnixReadyDaemon(self, allow=nets)
+        self.daemons.append(d)
+        return d.start()
+
+    def test_tcp_client_outside_allow_gets_421(self):
+        d = self.start_allowing(["10.0.0.0/8", "2001:db8::/32"])
+        c = T.Client(("127.0.0.1", d.port), self.transcript, greet=False)
+        self.addCleanup(c.close)
+        code, lines = c.reply()
+        self.assertEqual(code, 421, lines)
+        self.assertEqual(T.esc_of(lines), "4.7.0", lines)
+        self.assertTrue(c.at_eof(5), "still open after 421")
+        self.assertTrue(wait_for(lambda: re.search(
+            r"reject: connect from \[127\.0\.0\.1\]: not in allow",
+            d.log()) is not None, 5), "refusal not logged")
+        # The Unix socket is not subject to allow: it still delivers.
+        u = self.unix(d)
+        self.addCleanup(u.close)
+        u.expect("LHLO client.test", 250)
+        msg = self.deliver(u, "alice@example.org", b"unix-allowed")
+        self.assert_copy(d, "alice@example.org", msg)
+
+    def test_tcp_client_inside_allow_served(self):
+        d = self.start_allowing(["127.0.0.1"])
+        c = self.open(d)
+        msg = self.deliver(c, "bob@example.org", b"allowed")
+        self.assert_copy(d, "bob@example.org", msg)
+
+    def test_bad_network_refused_at_start(self):
+        d = self.daemon(allow=["127.0.0.1/8"])
+        d.port = T.free_port()
+        d.write_conf()
+        r = subprocess.run([T.LMTPD, "-t", "-c", d.conf_path],
+                           capture_output=True, timeout=10)
+        err = r.stderr.decode("utf-8", "replace")
+        self.assertEqual(r.returncode, 1, err)
+        self.assertRegex(err, r"lmtpd\.conf:\d+: option 'allow'")
+
+
+class TestPermissions(ServiceTestCase):
+
+    def check(self, d):
+        d.port = T.free_port()
+        d.write_conf()
+        r = subprocess.run([T.LMTPD, "-f", "-c", d.conf_path],
+                           capture_output=True, timeout=10,
+                           stdin=subprocess.DEVNULL)
+        return r.returncode, r.stderr.decode("utf-8", "replace")
+
+    def test_world_writable_config_refused(self):
+        d = self.daemon()
+        d.port = T.free_port()
+        d.write_conf()
+        os.chmod(d.conf_path, 0o666)
+        r = subprocess.run([T.LMTPD, "-f", "-c", d.conf_path],
+                           capture_output=True, timeout=10,
+                           stdin=subprocess.DEVNULL)
+        err = r.stderr.decode("utf-8", "replace")
+        self.assertEqual(r.returncode, 78, err)     # EX_CONFIG
+        self.assertIn("writable by every user", err)
+        self.assertIn(d.conf_path, err)
+        self.assertFalse(os.path.lexists(d.sock_path), "it bound anyway")
+
+    def test_world_writable_mail_root_refused_unless_told(self):
+        d = self.daemon()
+        os.chmod(d.mail, 0o1777)
+        rc, err = self.check(d)
+        self.assertEqual(rc, 78, err)
+        self.assertIn("mail root %s is writable by every user" % d.mail,
+                      err)
+        d.opts["strict_permissions"] = "false"
+        d.start()                       # and now it runs
+        c = self.open(d)
+        msg = self.deliver(c, "alice@example.org", b"lax")
+        self.assert_copy(d, "alice@example.org", msg)
+
+
 class TestInstall(ServiceTestCase):
 
     def copy_source(self, dst):

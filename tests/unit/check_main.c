@@ -16,11 +16,13 @@ main(void)
 	SRunner	*sr;
 	int	 failed;
 
-	sr = srunner_create(addr_suite());
+	sr = srunner_create(access_suite());
+	srunner_add_suite(sr, addr_suite());
 	srunner_add_suite(sr, buf_suite());
 	srunner_add_suite(sr, conf_suite());
 	srunner_add_suite(sr, lmtp_suite());
 	srunner_add_suite(sr, maildir_suite());
+	srunner_add_suite(sr, perms_suite());
 	srunner_add_suite(sr, recipient_suite());
 	srunner_add_suite(sr, trace_suite());
 	srunner_run_all(sr, CK_NORMAL);

@@ -7,11 +7,13 @@
 
 #include <check.h>
 
+Suite	*access_suite(void);
 Suite	*addr_suite(void);
 Suite	*buf_suite(void);
 Suite	*conf_suite(void);
 Suite	*lmtp_suite(void);
 Suite	*maildir_suite(void);
+Suite	*perms_suite(void);
 Suite	*recipient_suite(void);
 Suite	*trace_suite(void);
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -105,6 +106,12 @@ check_defaults(const struct conf *c, bool with_pid_file)
 	ck_assert_uint_eq(c->socket_mode, 0660);
 	ck_assert_str_eq(c->socket_owner, "");
 	ck_assert_str_eq(c->socket_group, "");
+	ck_assert_uint_eq(c->n_allow, 2);
+	ck_assert_int_eq(c->allow[0].family, AF_INET);
+	ck_assert_uint_eq(c->allow[0].prefix, 8);
+	ck_assert_int_eq(c->allow[1].family, AF_INET6);
+	ck_assert_uint_eq(c->allow[1].prefix, 128);
+	ck_assert(c->strict_permissions);
 	ck_assert_str_eq(c->user, "mail");
 	ck_assert_str_eq(c->group, "mail");
 	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
@@ -175,6 +182,8 @@ START_TEST(test_every_option)
 	    "socket_mode = \"0600\"\n"
 	    "socket_owner = \"postfix\"\n"
 	    "socket_group = postfix\n"
+	    "allow = {\"10.0.0.0/8\", \"2001:db8::/32\", \"192.0.2.1\"}\n"
+	    "strict_permissions = false\n"
 	    "user = \"vmail\"\n"
 	    "group = \"vmail\"\n"
 	    "hostname = \"mx.example.org\"\n"
@@ -196,6 +205,11 @@ START_TEST(test_every_option)
 	    "log_facility = \"local3\"\n"
 	    "pid_file = \"/run/lmtpd/lmtpd.pid\"\n", users);
 	c = load_ok(text);
+	ck_assert_uint_eq(c->n_allow, 3);
+	ck_assert_uint_eq(c->allow[0].prefix, 8);
+	ck_assert_uint_eq(c->allow[1].prefix, 32);
+	ck_assert_uint_eq(c->allow[2].prefix, 32);
+	ck_assert(!c->strict_permissions);
 	ck_assert_uint_eq(c->n_listen, 4);
 	ck_assert_int_eq(c->listen[0].kind, CONF_LISTEN_INET);
 	ck_assert_str_eq(c->listen[0].host, "*");
@@ -355,6 +369,9 @@ static const struct {
 	/* postmaster, paths */
 	{ "postmaster = \"root@elsewhere.example\"\n", 1, "postmaster" },
 	{ "postmaster = \"root\"\n", 1, "postmaster" },
+	{ "allow = {\"127.0.0.1/8\"}\n", 1, "allow" },
+	{ "allow = {\"::1\", \"localhost\"}\n", 1, "allow" },
+	{ "allow = {\"10.0.0.0/33\"}\n", 1, "allow" },
 	{ "postmaster = \"../root@localhost\"\n", 1, "postmaster" },
 	{ "postmaster = \"a/b@localhost\"\n", 1, "postmaster" },
 	{ "postmaster = \".root@localhost\"\n", 1, "postmaster" },
