@@ -474,6 +474,8 @@ lmtp_line_done(struct lmtp *l)
 		return;
 	}
 	l->line[len] = '\0';
+	if (l->hooks.command != NULL)
+		l->hooks.command(l->ctx, l->line);
 	lmtp_execute(l, l->line);
 }
 

@@ -75,6 +75,8 @@ struct lmtp_mail {
  *	      (called between per-recipient replies: RFC 2033 §5 SHOULD).
  * reset      the transaction ended (RSET, LHLO, end of data, QUIT, free):
  *	      drop sender, recipients and spool.
+ * command    a well-formed command line (no CRLF) is about to run; for
+ *	      protocol traces.
  */
 struct lmtp_hooks {
 	void	(*mail)(void *ctx, const struct lmtp_mail *, struct lmtp_reply *);
@@ -86,6 +88,7 @@ struct lmtp_hooks {
 		    struct lmtp_reply *);
 	void	(*flush)(void *ctx);
 	void	(*reset)(void *ctx);
+	void	(*command)(void *ctx, const char *line);
 };
 
 /*

@@ -56,6 +56,7 @@ struct session {
 	struct lmtp		*lmtp;
 	char			 peer[INET6_ADDRSTRLEN + 3];
 	bool			 dead;	/* the client is gone or timed out */
+	size_t			 traced;	/* output bytes logged by -v */
 	struct txn		 txn;
 	char			*inbuf;
 };
@@ -287,6 +288,14 @@ hook_reset(void *ctx)
 	txn_reset(&s->txn);
 }
 
+static void
+hook_command(void *ctx, const char *line)
+{
+	struct session	*s = ctx;
+
+	log_debug("%s < %s", s->peer, line);
+}
+
 static const struct lmtp_hooks session_hooks = {
 	.mail = hook_mail,
 	.rcpt = hook_rcpt,
@@ -296,6 +305,7 @@ static const struct lmtp_hooks session_hooks = {
 	.deliver = hook_deliver,
 	.flush = hook_flush,
 	.reset = hook_reset,
+	.command = hook_command,
 };
 
 /*
@@ -316,6 +326,24 @@ session_wait(struct session *s, short events, unsigned timeout)
 	return n == 0 ? 0 : 1;
 }
 
+/* With -v, logs the reply lines queued since the last trace. */
+static void
+session_trace_output(struct session *s)
+{
+	const char	*p, *eol;
+	size_t		 len;
+
+	p = lmtp_output(s->lmtp, &len);
+	while (s->traced < len) {
+		eol = memchr(p + s->traced, '\n', len - s->traced);
+		if (eol == NULL)
+			break;
+		log_debug("%s > %.*s", s->peer,
+		    (int)(eol - (p + s->traced) - 1), p + s->traced);
+		s->traced = (size_t)(eol - p) + 1;
+	}
+}
+
 /* Sends all pending output.  Returns 0, or -1 when the client is lost. */
 static int
 session_flush(struct session *s)
@@ -325,6 +353,8 @@ session_flush(struct session *s)
 	ssize_t		 w;
 	int		 ready;
 
+	if (log_verbose())
+		session_trace_output(s);
 	for (;;) {
 		p = lmtp_output(s->lmtp, &len);
 		if (len == 0)
@@ -332,6 +362,8 @@ session_flush(struct session *s)
 		w = send(s->fd, p, len, MSG_NOSIGNAL);
 		if (w > 0) {
 			lmtp_output_done(s->lmtp, (size_t)w);
+			s->traced = s->traced > (size_t)w ?
+			    s->traced - (size_t)w : 0;
 			continue;
 		}
 		if (w == -1 && errno == EINTR)

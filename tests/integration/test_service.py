@@ -486,6 +486,42 @@ class UnixReadyDaemon(T.Daemon):
         return False, "no greeting on %s" % self.sock_path
 
 
+class VerboseDaemon(T.Daemon):
+    def spawn(self, args=("-f",)):
+        return super().spawn(tuple(args) + ("-v",))
+
+
+class TestProtocolTrace(ServiceTestCase):
+
+    def test_v_traces_commands_and_replies_not_data(self):
+        d = VerboseDaemon(self)
+        self.daemons.append(d)
+        d.start()
+        c = self.open(d)
+        msg = self.deliver(c, "alice@example.org", b"traced")
+        self.assert_copy(d, "alice@example.org", msg)
+        self.assertTrue(wait_for(lambda: "> 221 " in d.log(), 5), d.log())
+        log = d.log()
+        for want in ("[127.0.0.1] < LHLO client.test",
+                     "[127.0.0.1] < MAIL FROM:<%s>" % T.SENDER,
+                     "[127.0.0.1] > 250 2.1.0 sender ok",
+                     "[127.0.0.1] < RCPT TO:<alice@example.org>",
+                     "[127.0.0.1] < DATA",
+                     "[127.0.0.1] > 354 ",
+                     "[127.0.0.1] > 250-PIPELINING",
+                     "[127.0.0.1] < QUIT"):
+            self.assertIn(want, log)
+        self.assertNotIn("traced", log.split("< DATA", 1)[1].split(
+            "> 250 2.0.0", 1)[0], "message data in the trace")
+
+    def test_no_trace_without_v(self):
+        d = self.daemon().start()
+        c = self.open(d)
+        self.deliver(c, "alice@example.org", b"quiet")
+        self.assertTrue(wait_for(lambda: "disconnect from" in d.log(), 5))
+        self.assertNotIn("< MAIL FROM", d.log())
+
+
 class TestAccess(ServiceTestCase):
 
     def start_allowing(self, nets):

@@ -1122,6 +1122,35 @@ START_TEST(test_free_resets_open_txn)
 }
 END_TEST
 
+/* The command hook sees each well-formed line before it runs, not data. */
+static struct buf	traced;
+
+static void
+trace_command(void *ctx, const char *line)
+{
+	(void)ctx;
+	buf_printf(&traced, "[%s]", line);
+}
+
+START_TEST(test_command_hook_traces_lines)
+{
+	static const char	script[] = "LHLO t\r\nMAIL FROM:<a@b.example>\r\n"
+	    "RCPT TO:<c@d.example>\r\nDATA\r\nNOOP in data\r\n.\r\n"
+	    "bad\0line\r\nQUIT\r\n";
+	struct lmtp_hooks	hooks = fake_hooks;
+	struct fake		f;
+
+	hooks.command = trace_command;
+	buf_init(&traced, BIG);
+	fake_init(&f, &test_limits, &hooks);
+	feed_n(&f, script, sizeof(script) - 1, _i);
+	ck_assert_str_eq(str(&traced), "[LHLO t][MAIL FROM:<a@b.example>]"
+	    "[RCPT TO:<c@d.example>][DATA][QUIT]");
+	fake_done(&f);
+	buf_release(&traced);
+}
+END_TEST
+
 Suite *
 lmtp_suite(void)
 {
@@ -1141,6 +1170,8 @@ lmtp_suite(void)
 	tcase_add_loop_test(tc, test_rset_and_lhlo_reset, 0, FEED_MODES);
 	tcase_add_loop_test(tc, test_state_queries, 0, FEED_MODES);
 	tcase_add_test(tc, test_output_partial_take);
+	tcase_add_loop_test(tc, test_command_hook_traces_lines, 0,
+	    FEED_MODES);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("syntax");
