@@ -79,6 +79,7 @@ UNIT_SRCS = \
 	tests/unit/test_buf.c \
 	tests/unit/test_conf.c \
 	tests/unit/test_lmtp.c \
+	tests/unit/test_log.c \
 	tests/unit/test_maildir.c \
 	tests/unit/test_perms.c \
 	tests/unit/test_recipient.c \

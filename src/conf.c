@@ -1048,6 +1048,11 @@ conf_set_log(struct conf_ctx *ctx, struct conf *conf)
 		    f);
 	conf->log_target = xstrdup(t);
 	conf->log_facility = xstrdup(f);
+	t = cfg_getstr(ctx->cfg, "log_format");
+	if (strcmp(t, "text") != 0 && strcmp(t, "json") != 0)
+		return conf_fail(ctx, "log_format", 0,
+		    "'%s' is neither text nor json", t);
+	conf->log_json = strcmp(t, "json") == 0;
 	return conf_set_path(ctx, "pid_file", &conf->pid_file);
 }
 
@@ -1111,6 +1116,7 @@ conf_load(const char *path, char *err, size_t cap)
 		CFG_INT_CB("max_requests", 1000, CFGF_NONE, conf_cb_int),
 		CFG_STR_CB("log_target", "syslog", CFGF_NONE, conf_cb_str),
 		CFG_STR_CB("log_facility", "mail", CFGF_NONE, conf_cb_str),
+		CFG_STR_CB("log_format", "text", CFGF_NONE, conf_cb_str),
 		CFG_STR_CB("pid_file", RUNSTATEDIR "/lmtpd.pid", CFGF_NONE,
 		    conf_cb_str),
 		CFG_END()

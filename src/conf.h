@@ -65,6 +65,7 @@ struct conf {
 
 	char			*log_target;	/* "syslog" or "stderr" */
 	char			*log_facility;	/* "mail", "local0" ... */
+	bool			 log_json;	/* log_format = json */
 	char			*pid_file;
 };
 

@@ -8,6 +8,7 @@
 #define LMTPD_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /*
  * Starts logging as ident.  to_stderr chooses stderr over syslog; facility
@@ -15,6 +16,39 @@
  * the name is unknown (logging then goes to facility mail).
  */
 int	log_init(const char *ident, bool to_stderr, const char *facility);
+enum log_format {
+	LOG_FORMAT_TEXT,	/* "ident[pid]: text", Postfix style */
+	LOG_FORMAT_JSON,	/* one JSON object a line */
+};
+
+/* Chooses the line format; text until called. */
+void	log_set_format(enum log_format);
+
+/* One field of a structured event (log_event). */
+enum log_kind {
+	LOG_STR,		/* text: key=value */
+	LOG_ADDR,		/* text: key=<value> */
+	LOG_INT,		/* key=123 */
+	LOG_SECONDS,		/* key=0.02, two decimals */
+};
+
+struct log_field {
+	const char	*key;
+	enum log_kind	 kind;
+	const char	*s;		/* LOG_STR, LOG_ADDR */
+	long long	 i;		/* LOG_INT */
+	double		 d;		/* LOG_SECONDS */
+};
+
+/*
+ * Logs one event at level info.  As text: "QID: lead; k=v, k=<v>, ...
+ * (detail)", each part only when present; as JSON: an object with
+ * queue_id, msg (the lead), the fields under their keys and detail.
+ * qid, lead and detail may be NULL.
+ */
+void	log_event(const char *qid, const char *lead, const struct log_field *,
+	    size_t n, const char *detail);
+
 /* Parses a facility name; returns the LOG_* value or -1. */
 int	log_facility_from_name(const char *);
 void	log_set_verbose(bool);

@@ -172,6 +172,7 @@ main(int argc, char *argv[])
 	log_init("lmtpd", foreground || strcmp(conf->log_target, "stderr") == 0,
 	    conf->log_facility);
 	log_set_verbose(verbose);
+	log_set_format(conf->log_json ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
 	signal(SIGPIPE, SIG_IGN);
 
 	ls = xcalloc(conf->n_listen, sizeof(*ls));

@@ -124,9 +124,15 @@ hook_rcpt(void *ctx, const struct addr *to, struct lmtp_reply *r)
 	st = recipient_resolve(s->conf, to, &rcpt);
 	recipient_reply(st, r);
 	if (st != RECIPIENT_OK) {
-		log_info("%s: reject: RCPT from %s: %u %s %s; from=<%s> "
-		    "to=<%s>", t->queue_id, s->peer, r->code, r->esc, r->text,
-		    t->sender, to->text);
+		struct log_field	f[] = {
+			{ .key = "from", .kind = LOG_ADDR, .s = t->sender },
+			{ .key = "to", .kind = LOG_ADDR, .s = to->text },
+		};
+		char			lead[300];
+
+		snprintf(lead, sizeof(lead), "reject: RCPT from %s: %u %s %s",
+		    s->peer, r->code, r->esc, r->text);
+		log_event(t->queue_id, lead, f, 2, NULL);
 		return;
 	}
 	if (t->n_rcpts == t->cap_rcpts) {
@@ -180,9 +186,15 @@ hook_data_end(void *ctx, struct lmtp_reply *r)
 {
 	struct session	*s = ctx;
 
+	struct log_field	 f[] = {
+		{ .key = "from", .kind = LOG_ADDR, .s = s->txn.sender },
+		{ .key = "size", .kind = LOG_INT, .i = s->txn.spool_len },
+		{ .key = "nrcpt", .kind = LOG_INT,
+		    .i = (long long)s->txn.n_rcpts },
+	};
+
 	(void)r;
-	log_info("%s: from=<%s>, size=%lld, nrcpt=%zu", s->txn.queue_id,
-	    s->txn.sender, (long long)s->txn.spool_len, s->txn.n_rcpts);
+	log_event(s->txn.queue_id, NULL, f, 3, NULL);
 }
 
 static void
@@ -190,16 +202,26 @@ log_result(struct session *s, const struct recipient *rcpt,
     const struct addr *to, long long size, const struct lmtp_reply *r,
     const char *detail)
 {
-	const char	*status;
-	char		 orig[ADDR_PATH_MAX + 16] = "";
+	struct log_field	 f[8];
+	size_t			 n = 0;
 
-	status = r->code < 300 ? "sent" : r->code < 500 ? "deferred" :
-	    "bounced";
+	f[n++] = (struct log_field){ .key = "to", .kind = LOG_ADDR,
+	    .s = rcpt->address };
 	if (strcmp(rcpt->address, to->text) != 0)
-		snprintf(orig, sizeof(orig), ", orig_to=<%s>", to->text);
-	log_info("%s: to=<%s>%s, relay=local, delay=%.2f, size=%lld, "
-	    "dsn=%s, status=%s (%s)", s->txn.queue_id, rcpt->address, orig,
-	    elapsed(&s->txn.start), size, r->esc, status, detail);
+		f[n++] = (struct log_field){ .key = "orig_to",
+		    .kind = LOG_ADDR, .s = to->text };
+	f[n++] = (struct log_field){ .key = "relay", .kind = LOG_STR,
+	    .s = "local" };
+	f[n++] = (struct log_field){ .key = "delay", .kind = LOG_SECONDS,
+	    .d = elapsed(&s->txn.start) };
+	f[n++] = (struct log_field){ .key = "size", .kind = LOG_INT,
+	    .i = size };
+	f[n++] = (struct log_field){ .key = "dsn", .kind = LOG_STR,
+	    .s = r->esc };
+	f[n++] = (struct log_field){ .key = "status", .kind = LOG_STR,
+	    .s = r->code < 300 ? "sent" : r->code < 500 ? "deferred" :
+	    "bounced" };
+	log_event(s->txn.queue_id, NULL, f, n, detail);
 }
 
 static void

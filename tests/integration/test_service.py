@@ -522,6 +522,41 @@ class TestProtocolTrace(ServiceTestCase):
         self.assertNotIn("< MAIL FROM", d.log())
 
 
+class TestJsonLog(ServiceTestCase):
+
+    def test_every_line_is_a_json_object(self):
+        import json
+        d = self.daemon(log_format="json").start()
+        c = self.open(d)
+        msg = self.deliver(c, "alice@example.org", b"json")
+        self.assert_copy(d, "alice@example.org", msg)
+        self.assertTrue(wait_for(lambda: "disconnect from" in d.log(), 5))
+        events = [json.loads(line) for line in d.log().splitlines()
+                  if line.strip()]
+        for e in events:
+            self.assertEqual(e["ident"], "lmtpd", e)
+            self.assertIsInstance(e["pid"], int, e)
+            self.assertRegex(e["time"], r"^\d{4}-\d\d-\d\dT[\d:.]+Z$")
+        sent = [e for e in events if e.get("status") == "sent"]
+        self.assertEqual(len(sent), 1, events)
+        e = sent[0]
+        self.assertEqual(e["to"], "alice@example.org")
+        self.assertEqual(e["dsn"], "2.0.0")
+        self.assertEqual(e["relay"], "local")
+        self.assertIsInstance(e["size"], int)
+        self.assertIsInstance(e["delay"], float)
+        new = os.path.join(d.maildir("alice@example.org"), "new")
+        name = os.listdir(new)[0]
+        self.assertEqual(e["detail"], "new/" + name)
+        self.assertEqual(e["size"], os.path.getsize(os.path.join(new, name)))
+        frm = [x for x in events if "nrcpt" in x]
+        self.assertEqual(len(frm), 1, events)
+        self.assertEqual(frm[0]["queue_id"], e["queue_id"])
+        self.assertEqual(frm[0]["from"], T.SENDER)
+        self.assertTrue(any(x.get("msg", "").startswith("connect from")
+                            for x in events))
+
+
 class TestAccess(ServiceTestCase):
 
     def start_allowing(self, nets):

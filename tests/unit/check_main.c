@@ -21,6 +21,7 @@ main(void)
 	srunner_add_suite(sr, buf_suite());
 	srunner_add_suite(sr, conf_suite());
 	srunner_add_suite(sr, lmtp_suite());
+	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, maildir_suite());
 	srunner_add_suite(sr, perms_suite());
 	srunner_add_suite(sr, recipient_suite());

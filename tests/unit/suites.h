@@ -12,6 +12,7 @@ Suite	*addr_suite(void);
 Suite	*buf_suite(void);
 Suite	*conf_suite(void);
 Suite	*lmtp_suite(void);
+Suite	*log_suite(void);
 Suite	*maildir_suite(void);
 Suite	*perms_suite(void);
 Suite	*recipient_suite(void);

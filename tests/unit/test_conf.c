@@ -112,6 +112,7 @@ check_defaults(const struct conf *c, bool with_pid_file)
 	ck_assert_int_eq(c->allow[1].family, AF_INET6);
 	ck_assert_uint_eq(c->allow[1].prefix, 128);
 	ck_assert(c->strict_permissions);
+	ck_assert(!c->log_json);
 	ck_assert_str_eq(c->user, "mail");
 	ck_assert_str_eq(c->group, "mail");
 	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
@@ -203,6 +204,7 @@ START_TEST(test_every_option)
 	    "max_requests = 0\n"
 	    "log_target = \"stderr\"\n"
 	    "log_facility = \"local3\"\n"
+	    "log_format = \"json\"\n"
 	    "pid_file = \"/run/lmtpd/lmtpd.pid\"\n", users);
 	c = load_ok(text);
 	ck_assert_uint_eq(c->n_allow, 3);
@@ -210,6 +212,7 @@ START_TEST(test_every_option)
 	ck_assert_uint_eq(c->allow[1].prefix, 32);
 	ck_assert_uint_eq(c->allow[2].prefix, 32);
 	ck_assert(!c->strict_permissions);
+	ck_assert(c->log_json);
 	ck_assert_uint_eq(c->n_listen, 4);
 	ck_assert_int_eq(c->listen[0].kind, CONF_LISTEN_INET);
 	ck_assert_str_eq(c->listen[0].host, "*");
@@ -370,6 +373,7 @@ static const struct {
 	{ "postmaster = \"root@elsewhere.example\"\n", 1, "postmaster" },
 	{ "postmaster = \"root\"\n", 1, "postmaster" },
 	{ "allow = {\"127.0.0.1/8\"}\n", 1, "allow" },
+	{ "log_format = \"xml\"\n", 1, "log_format" },
 	{ "allow = {\"::1\", \"localhost\"}\n", 1, "allow" },
 	{ "allow = {\"10.0.0.0/33\"}\n", 1, "allow" },
 	{ "postmaster = \"../root@localhost\"\n", 1, "postmaster" },
