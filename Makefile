@@ -153,6 +153,7 @@ check-integration: lmtpd
 	$(PYTHON) tests/integration/test_lmtpd.py ./lmtpd
 	$(PYTHON) tests/integration/test_pool.py ./lmtpd
 	$(PYTHON) tests/integration/test_service.py ./lmtpd
+	$(PYTHON) tests/integration/test_postfix.py ./lmtpd
 
 DEPS = gcc make autoconf pkg-config libconfuse-dev check python3
 deps:

@@ -186,6 +186,9 @@ worker_main(const struct conf *conf, const struct listener *ls, size_t n,
 			    errno == ECONNABORTED || errno == EINTR ||
 			    errno == EPROTO)
 				continue;
+			/* The master shut the listener down: we are stopping. */
+			if (errno == EINVAL)
+				worker_exit("listener shut down");
 			/* EMFILE, ENOBUFS ...: pause rather than spin. */
 			log_warn("%s: accept", ls[i].name);
 			ppoll(NULL, 0, &pause, &waitmask);

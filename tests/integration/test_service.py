@@ -414,6 +414,8 @@ class TestSigint(ServiceTestCase):
         self.assertFalse(os.path.lexists(d.sock_path),
                          "unix socket left behind")
         self.assertEqual(T.group_members(d.proc.pid), [], "children left")
+        # A stop is routine: no child complains about its listener.
+        self.assertNotIn("accept:", d.log())
 
 
 class TestOptions(ServiceTestCase):
