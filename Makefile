@@ -67,6 +67,7 @@ LIB_SRCS = \
 	src/perms.c \
 	src/recipient.c \
 	src/session.c \
+	src/stats.c \
 	src/trace.c \
 	src/util.c \
 	src/worker.c
@@ -83,6 +84,7 @@ UNIT_SRCS = \
 	tests/unit/test_maildir.c \
 	tests/unit/test_perms.c \
 	tests/unit/test_recipient.c \
+	tests/unit/test_stats.c \
 	tests/unit/test_trace.c
 UNIT_OBJS = $(UNIT_SRCS:.c=.o)
 

@@ -16,6 +16,7 @@ Suite	*log_suite(void);
 Suite	*maildir_suite(void);
 Suite	*perms_suite(void);
 Suite	*recipient_suite(void);
+Suite	*stats_suite(void);
 Suite	*trace_suite(void);
 
 #endif
