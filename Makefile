@@ -44,7 +44,8 @@ endif
 
 ALL_CPPFLAGS = -I. -Isrc -DSYSCONFDIR='"$(sysconfdir)"' \
 	-DRUNSTATEDIR='"$(runstatedir)"' $(CPPFLAGS)
-ALL_CFLAGS = -std=c11 $(WARNINGS) $(CFLAGS) $(CONFUSE_CFLAGS) -MMD -MP
+ALL_CFLAGS = -std=c11 $(WARNINGS) $(CFLAGS) $(CONFUSE_CFLAGS) \
+	$(SYSTEMD_CFLAGS) -MMD -MP
 
 ifneq ($(V),1)
 Q_CC = @echo "  CC      $@";
@@ -64,6 +65,7 @@ LIB_SRCS = \
 	src/log.c \
 	src/maildir.c \
 	src/master.c \
+	src/notify.c \
 	src/perms.c \
 	src/recipient.c \
 	src/session.c \
@@ -88,11 +90,23 @@ UNIT_SRCS = \
 	tests/unit/test_trace.c
 UNIT_OBJS = $(UNIT_SRCS:.c=.o)
 
-all: lmtpd etc/lmtpd.service
+all: lmtpd etc/lmtpd.service etc/lmtpd.socket
+
+# Without libsystemd lmtpd cannot say READY=1: the unit must not wait for it.
+ifeq ($(HAVE_LIBSYSTEMD),yes)
+SERVICE_TYPE = notify
+else
+SERVICE_TYPE = simple
+endif
 
 etc/lmtpd.service: etc/lmtpd.service.in config.mk .build-flags
 	sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
+	    -e 's|@SERVICE_TYPE@|$(SERVICE_TYPE)|g' \
 	    etc/lmtpd.service.in > $@
+
+etc/lmtpd.socket: etc/lmtpd.socket.in config.mk .build-flags
+	sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
+	    etc/lmtpd.socket.in > $@
 
 config.mk: configure config.mk.in
 	./configure
@@ -122,11 +136,11 @@ src/liblmtpd.a: $(LIB_OBJS)
 
 lmtpd: src/main.o src/liblmtpd.a
 	$(Q_LD)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ src/main.o src/liblmtpd.a \
-	    $(CONFUSE_LIBS) $(LIBS)
+	    $(CONFUSE_LIBS) $(SYSTEMD_LIBS) $(LIBS)
 
 tests/unit/check_lmtpd: $(UNIT_OBJS) src/liblmtpd.a
 	$(Q_LD)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(UNIT_OBJS) src/liblmtpd.a \
-	    $(CONFUSE_LIBS) $(CHECK_LIBS) $(LIBS)
+	    $(CONFUSE_LIBS) $(SYSTEMD_LIBS) $(CHECK_LIBS) $(LIBS)
 
 # A dev instance: loopback port 2424 and a socket and mail root under run/.
 # Started as root it runs as the default user, mail, who then owns run/.
@@ -156,6 +170,7 @@ check-integration: lmtpd
 	$(PYTHON) tests/integration/test_pool.py ./lmtpd
 	$(PYTHON) tests/integration/test_service.py ./lmtpd
 	$(PYTHON) tests/integration/test_postfix.py ./lmtpd
+	$(PYTHON) tests/integration/test_systemd.py ./lmtpd
 
 DEPS = gcc make autoconf pkg-config libconfuse-dev check python3
 deps:
@@ -167,12 +182,14 @@ deps:
 	else \
 	    echo "run as root: apt-get install -y$$missing"; exit 1; fi
 
-install: lmtpd etc/lmtpd.service
+install: lmtpd etc/lmtpd.service etc/lmtpd.socket
 	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(sysconfdir)/lmtpd \
 	    $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(mandir)/man5 \
 	    $(DESTDIR)$(systemdunitdir)
 	$(INSTALL) -m 644 etc/lmtpd.service \
 	    $(DESTDIR)$(systemdunitdir)/lmtpd.service
+	$(INSTALL) -m 644 etc/lmtpd.socket \
+	    $(DESTDIR)$(systemdunitdir)/lmtpd.socket
 	$(INSTALL) -m 755 lmtpd $(DESTDIR)$(sbindir)/lmtpd
 	@if [ -e $(DESTDIR)$(sysconfdir)/lmtpd/lmtpd.conf ]; then \
 	    echo "keeping $(DESTDIR)$(sysconfdir)/lmtpd/lmtpd.conf"; \
@@ -183,8 +200,9 @@ install: lmtpd etc/lmtpd.service
 	$(INSTALL) -m 644 man/lmtpd.conf.5 $(DESTDIR)$(mandir)/man5/lmtpd.conf.5
 
 clean:
-	rm -f lmtpd etc/lmtpd.service .build-flags src/*.o src/*.d src/liblmtpd.a \
-	    tests/unit/*.o tests/unit/*.d tests/unit/check_lmtpd
+	rm -f lmtpd etc/lmtpd.service etc/lmtpd.socket .build-flags src/*.o \
+	    src/*.d src/liblmtpd.a tests/unit/*.o tests/unit/*.d \
+	    tests/unit/check_lmtpd
 	rm -rf run
 
 distclean: clean
@@ -192,7 +210,35 @@ distclean: clean
 	    autom4te.cache aclocal.m4 config.h.in config.h.in~ build-aux \
 	    compile install-sh missing
 
+# libFuzzer over the LMTP engine (fuzz/fuzz_lmtp.c), for FUZZ_SECONDS.
+# Needs clang and its runtime (Debian: clang libclang-rt-14-dev).  The
+# sources are compiled here with their own flags, never from src/*.o; the
+# run works on a copy of fuzz/corpus in a temporary directory, and fails
+# on any crash, sanitizer report or leak (the input is kept there).
+FUZZ_CC = clang
+FUZZ_SECONDS = 60
+FUZZ_CFLAGS = -std=c11 -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SRCS = fuzz/fuzz_lmtp.c src/lmtp.c src/addr.c src/buf.c src/util.c \
+	src/log.c
+
+fuzz/fuzz_lmtp: $(FUZZ_SRCS) src/lmtp.h src/addr.h src/buf.h src/util.h \
+	    src/log.h config.h
+	$(Q_LD)$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARNINGS) -I. -Isrc -o $@ \
+	    $(FUZZ_SRCS)
+
+fuzz: fuzz/fuzz_lmtp
+	@work=$$(mktemp -d /tmp/lmtpd-fuzz.XXXXXX) && \
+	mkdir $$work/corpus && cp fuzz/corpus/* $$work/corpus/ && \
+	echo "fuzz: $(FUZZ_SECONDS)s in $$work" && \
+	if fuzz/fuzz_lmtp -max_total_time=$(FUZZ_SECONDS) -detect_leaks=1 \
+	    -dict=fuzz/lmtp.dict -artifact_prefix=$$work/ \
+	    -print_final_stats=1 $$work/corpus; then \
+	    rm -rf $$work; \
+	else \
+	    echo "fuzz: FAILED, the input is in $$work"; exit 1; fi
+
 .PHONY: all run check check-deps check-unit check-integration deps install \
-	clean distclean
+	clean distclean fuzz
 
 -include src/*.d tests/unit/*.d

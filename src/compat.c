@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * compat: in-kernel copies and unnamed temporary files, with portable
- * fallbacks.
+ * fallbacks; the service manager's protocols (sd_listen_fds, sd_notify)
+ * through libsystemd when it is built in.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "compat.h"
 
@@ -104,3 +110,115 @@ compat_tmpfile(const char *dir)
 	}
 	return fd;
 }
+
+#ifdef HAVE_LIBSYSTEMD
+int
+compat_sd_listen_fds(bool unset_env)
+{
+	int	n;
+
+	n = sd_listen_fds(unset_env ? 1 : 0);
+	if (n < 0) {
+		errno = -n;
+		return -1;
+	}
+	return n;
+}
+
+int
+compat_sd_notify(const char *state)
+{
+	int	r;
+
+	r = sd_notify(0, state);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return 0;
+}
+
+bool
+compat_sd_notify_enabled(void)
+{
+	const char	*e = getenv("NOTIFY_SOCKET");
+
+	return e != NULL && e[0] != '\0';
+}
+#else
+/* A decimal number from 0 to max, the whole string. */
+static int
+env_number(const char *s, long max, long *out)
+{
+	char	*end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || *out > max)
+		return -1;
+	return 0;
+}
+
+/* The rules of sd_listen_fds(3), as libsystemd 252 applies them. */
+int
+compat_sd_listen_fds(bool unset_env)
+{
+	const char	*e;
+	long		 pid, n;
+	int		 fd, flags, rc = 0, saved;
+
+	e = getenv("LISTEN_PID");
+	if (e == NULL)
+		goto out;
+	if (env_number(e, LONG_MAX, &pid) == -1 || pid == 0) {
+		errno = EINVAL;
+		rc = -1;
+		goto out;
+	}
+	if ((pid_t)pid != getpid())
+		goto out;		/* meant for another process */
+	e = getenv("LISTEN_FDS");
+	if (e == NULL)
+		goto out;
+	if (env_number(e, INT_MAX - COMPAT_LISTEN_FDS_START, &n) == -1 ||
+	    n == 0) {
+		errno = EINVAL;
+		rc = -1;
+		goto out;
+	}
+	for (fd = COMPAT_LISTEN_FDS_START; fd < COMPAT_LISTEN_FDS_START + n;
+	    fd++) {
+		flags = fcntl(fd, F_GETFD);
+		if (flags == -1 ||
+		    fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == -1) {
+			rc = -1;
+			goto out;
+		}
+	}
+	rc = (int)n;
+out:
+	if (unset_env) {
+		saved = errno;
+		unsetenv("LISTEN_PID");
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_FDNAMES");
+		errno = saved;
+	}
+	return rc;
+}
+
+int
+compat_sd_notify(const char *state)
+{
+	(void)state;
+	return 0;
+}
+
+bool
+compat_sd_notify_enabled(void)
+{
+	return false;
+}
+#endif

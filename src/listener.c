@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * listener: bind and listen on TCP (IPv4, IPv6) and Unix-domain sockets.
- * Only fds come out of here; nothing accepts.  A Unix path is removed only
- * when it is a socket nobody answers on (stale) or one we bound ourselves;
- * any other file at that path is refused and left alone.  Unix sockets are
- * bound under umask 0177, so they are never briefly world-accessible.
+ * listener: bind and listen on TCP (IPv4, IPv6) and Unix-domain sockets,
+ * or adopt those a service manager passed.  Only fds come out of here;
+ * nothing accepts, nothing logs.  A Unix path is removed only when it is a
+ * socket nobody answers on (stale) or one we bound ourselves; any other
+ * file at that path, and any inherited socket, is left alone.  Unix
+ * sockets are bound under umask 0177, so they are never briefly
+ * world-accessible.
  */
 #include "config.h"
 
@@ -17,6 +19,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <netdb.h>
 #include <pwd.h>
@@ -26,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "conf.h"
 #include "listener.h"
 #include "util.h"
@@ -44,6 +48,13 @@ static int	unix_set_owner(const char *, const struct conf *,
 		    const char *, char *, size_t);
 static int	unix_open(const struct conf_listen *, const struct conf *,
 		    struct listener *, char *, size_t);
+static void	adopt_name(const struct sockaddr_storage *, socklen_t,
+		    struct listener *);
+static int	adopt_one(int, struct listener *, char *, size_t);
+static int	adopt_all(int, struct listener *, char *, size_t);
+static int	bind_all(const struct conf *, struct listener *, char *,
+		    size_t);
+static int	passed_count(char *, size_t);
 
 /* The name an error message starts with: the spec as written. */
 static void
@@ -390,13 +401,148 @@ listener_open(const struct conf_listen *cl, const struct conf *conf,
 	out->kind = cl->kind;
 	out->name[0] = '\0';
 	out->path[0] = '\0';
+	out->inherited = false;
 	if (cl->kind == CONF_LISTEN_UNIX)
 		return unix_open(cl, conf, out, err, cap);
 	return inet_open(cl, out, err, cap);
 }
 
-int
-listener_open_all(const struct conf *conf, struct listener *ls, char *err,
+/* Names an adopted socket after its address: "systemd:inet:[::1]:24". */
+static void
+adopt_name(const struct sockaddr_storage *ss, socklen_t sslen,
+    struct listener *out)
+{
+	const struct sockaddr_un	*sun = (const struct sockaddr_un *)ss;
+	char				 host[INET6_ADDRSTRLEN], serv[16];
+	size_t				 plen;
+
+	if (ss->ss_family != AF_UNIX) {
+		out->kind = CONF_LISTEN_INET;
+		if (getnameinfo((const struct sockaddr *)ss, sslen, host,
+		    sizeof(host), serv, sizeof(serv),
+		    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+			snprintf(out->name, sizeof(out->name),
+			    "systemd:inet:fd%d", out->fd);
+		else if (ss->ss_family == AF_INET6)
+			snprintf(out->name, sizeof(out->name),
+			    "systemd:inet:[%s]:%s", host, serv);
+		else
+			snprintf(out->name, sizeof(out->name),
+			    "systemd:inet:%s:%s", host, serv);
+		return;
+	}
+	out->kind = CONF_LISTEN_UNIX;
+	plen = sslen > offsetof(struct sockaddr_un, sun_path) ?
+	    sslen - offsetof(struct sockaddr_un, sun_path) : 0;
+	if (plen == 0)
+		snprintf(out->name, sizeof(out->name), "systemd:unix:fd%d",
+		    out->fd);
+	else if (sun->sun_path[0] == '\0')	/* Linux abstract namespace */
+		snprintf(out->name, sizeof(out->name), "systemd:unix:@%.*s",
+		    (int)(plen - 1), sun->sun_path + 1);
+	else {
+		/* Kept for the logs only: listener_close() leaves it be. */
+		snprintf(out->path, sizeof(out->path), "%.*s", (int)plen,
+		    sun->sun_path);
+		snprintf(out->name, sizeof(out->name), "systemd:unix:%s",
+		    out->path);
+	}
+}
+
+/*
+ * Adopts fd, passed by the service manager, into out: it must be what
+ * sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) accepts, and TCP or Unix.
+ */
+static int
+adopt_one(int fd, struct listener *out, char *err, size_t cap)
+{
+	struct sockaddr_storage	ss;
+	struct stat		st;
+	socklen_t		len, sslen = sizeof(ss);
+	int			type = 0, listening = 0, flags;
+
+	out->fd = -1;
+	out->kind = CONF_LISTEN_INET;
+	out->name[0] = '\0';
+	out->path[0] = '\0';
+	out->inherited = true;
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, cap, "socket activation: fd %d: %s", fd,
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, cap, "socket activation: fd %d is not a socket",
+		    fd);
+		errno = ENOTSOCK;
+		return -1;
+	}
+	len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+	    type != SOCK_STREAM) {
+		snprintf(err, cap, "socket activation: fd %d is not a stream "
+		    "socket", fd);
+		errno = EPROTOTYPE;
+		return -1;
+	}
+	len = sizeof(listening);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+	    &len) == -1 || !listening) {
+		snprintf(err, cap, "socket activation: fd %d is not "
+		    "listening", fd);
+		errno = EINVAL;
+		return -1;
+	}
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1) {
+		snprintf(err, cap, "socket activation: fd %d: getsockname: "
+		    "%s", fd, strerror(errno));
+		return -1;
+	}
+	if (ss.ss_family != AF_UNIX && ss.ss_family != AF_INET &&
+	    ss.ss_family != AF_INET6) {
+		snprintf(err, cap, "socket activation: fd %d is neither TCP "
+		    "nor a Unix socket (address family %d)", fd,
+		    (int)ss.ss_family);
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	/*
+	 * O_NONBLOCK is on the open file, which the manager shares: it
+	 * polls before it accepts, so that does not disturb it.
+	 */
+	flags = fcntl(fd, F_GETFL);
+	if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
+		snprintf(err, cap, "socket activation: fd %d: fcntl: %s", fd,
+		    strerror(errno));
+		return -1;
+	}
+	out->fd = fd;
+	adopt_name(&ss, sslen, out);
+	return 0;
+}
+
+static int
+adopt_all(int n, struct listener *ls, char *err, size_t cap)
+{
+	int	i, saved;
+
+	for (i = 0; i < n; i++) {
+		if (adopt_one(COMPAT_LISTEN_FDS_START + i, &ls[i], err,
+		    cap) == -1) {
+			saved = errno;
+			while (i > 0)
+				listener_close(&ls[--i]);
+			errno = saved;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+bind_all(const struct conf *conf, struct listener *ls, char *err,
     size_t cap)
 {
 	size_t	i;
@@ -415,6 +561,46 @@ listener_open_all(const struct conf *conf, struct listener *ls, char *err,
 	return 0;
 }
 
+/* The number of sockets passed (0: none), or -1 with err. */
+static int
+passed_count(char *err, size_t cap)
+{
+	int	n;
+
+	n = compat_sd_listen_fds(true);
+	if (n == -1)
+		snprintf(err, cap, "socket activation: LISTEN_PID or "
+		    "LISTEN_FDS: %s", strerror(errno));
+	return n;
+}
+
+struct listener *
+listener_open_set(const struct conf *conf, size_t *n_out, char *err,
+    size_t cap)
+{
+	struct listener	*ls;
+	size_t		 n;
+	int		 passed, rc, saved;
+
+	passed = passed_count(err, cap);
+	if (passed == -1)
+		return NULL;
+	n = passed > 0 ? (size_t)passed : conf->n_listen;
+	ls = xcalloc(n, sizeof(*ls));
+	if (passed > 0)
+		rc = adopt_all(passed, ls, err, cap);
+	else
+		rc = bind_all(conf, ls, err, cap);
+	if (rc == -1) {
+		saved = errno;
+		x_free(ls);
+		errno = saved;
+		return NULL;
+	}
+	*n_out = n;
+	return ls;
+}
+
 void
 listener_close(struct listener *l)
 {
@@ -423,14 +609,17 @@ listener_close(struct listener *l)
 		 * Children hold copies of this socket; on Linux shutdown()
 		 * makes it stop listening in all of them, so a stop refuses
 		 * new connections at once instead of a busy child's copy
-		 * queueing them until it exits.
+		 * queueing them until it exits.  Not an inherited one: the
+		 * manager listens on with it, and the next start serves
+		 * what queued meanwhile.
 		 */
-		(void)shutdown(l->fd, SHUT_RDWR);
+		if (!l->inherited)
+			(void)shutdown(l->fd, SHUT_RDWR);
 		close(l->fd);
 		l->fd = -1;
 	}
-	if (l->kind == CONF_LISTEN_UNIX && l->path[0] != '\0') {
+	if (!l->inherited && l->kind == CONF_LISTEN_UNIX &&
+	    l->path[0] != '\0')
 		(void)unlink(l->path);
-		l->path[0] = '\0';
-	}
+	l->path[0] = '\0';
 }

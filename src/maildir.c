@@ -43,7 +43,11 @@
 extern int	(*maildir_fault_hook)(const char *step);
 int		(*maildir_fault_hook)(const char *step);
 
-static const char *const maildir_subdirs[] = { "tmp", "new", "cur" };
+/*
+ * tmp/ last: a concurrent delivery that can open a file in tmp/ must find
+ * new/ there for its rename.
+ */
+static const char *const maildir_subdirs[] = { "cur", "new", "tmp" };
 
 static int	fault(const char *);
 static int	path_join(char *, size_t, const char *, const char *,
@@ -325,7 +329,14 @@ maildir_deliver(const char *dir, const char *host, const char *hdr,
 	/* The descriptor is gone even when close fails: never retry it. */
 	if (close(fd) == -1 || fault("close") == -1)
 		goto fail_closed;
-	if (fault("rename") == -1 || rename(tmp_path, new_path) == -1)
+	if (fault("rename") == -1)
+		goto fail_closed;
+	/*
+	 * ENOENT: new/ is missing from a half-made Maildir (or another
+	 * delivery is making it right now): complete it and try once more.
+	 */
+	if (rename(tmp_path, new_path) == -1 && (errno != ENOENT ||
+	    maildir_create(dir) == -1 || rename(tmp_path, new_path) == -1))
 		goto fail_closed;
 
 	/*

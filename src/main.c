@@ -67,19 +67,27 @@ daemonize(void)
 		close(fd);
 }
 
+/*
+ * A detached daemon must leave its pid; in the foreground (under systemd,
+ * say) the supervisor knows it, so a pid file that cannot be written is
+ * only a warning.
+ */
 static void
-write_pid_file(const char *path)
+write_pid_file(const char *path, bool required)
 {
 	FILE	*f;
 
 	if (path[0] == '\0')
 		return;
 	f = fopen(path, "we");
-	if (f == NULL)
+	if (f != NULL) {
+		fprintf(f, "%ld\n", (long)getpid());
+		if (fclose(f) != EOF)
+			return;
+	}
+	if (required)
 		log_fatal(EX_CANTCREAT, "pid file %s", path);
-	fprintf(f, "%ld\n", (long)getpid());
-	if (fclose(f) == EOF)
-		log_fatal(EX_IOERR, "pid file %s", path);
+	log_warn("pid file %s", path);
 }
 
 /* The spool must exist before the first DATA; make it if it does not. */
@@ -117,6 +125,7 @@ main(int argc, char *argv[])
 	struct listener	*ls;
 	char		 err[1024];
 	char		*pid_file;
+	size_t		 n_ls;
 	int		 ch, status;
 
 	while ((ch = getopt(argc, argv, "c:fhtvV")) != -1) {
@@ -175,20 +184,20 @@ main(int argc, char *argv[])
 	log_set_format(conf->log_json ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
 	signal(SIGPIPE, SIG_IGN);
 
-	ls = xcalloc(conf->n_listen, sizeof(*ls));
-	if (listener_open_all(conf, ls, err, sizeof(err)) == -1)
+	ls = listener_open_set(conf, &n_ls, err, sizeof(err));
+	if (ls == NULL)
 		log_fatalx(EX_UNAVAILABLE, "%s", err);
 	prepare_spool(conf);
 	if (!foreground)
 		daemonize();
-	write_pid_file(conf->pid_file);
+	write_pid_file(conf->pid_file, !foreground);
 	if (identity_drop(conf->user, conf->group, err, sizeof(err)) == -1)
 		log_fatalx(EX_NOPERM, "%s", err);
 	if (geteuid() != 0)
 		log_debug("running as uid %ld", (long)geteuid());
 
 	pid_file = xstrdup(conf->pid_file);
-	status = master_run(conf, conf_path, ls, conf->n_listen);
+	status = master_run(conf, conf_path, ls, n_ls);
 	/* Best effort: after dropping root the directory may not let us. */
 	if (pid_file[0] != '\0')
 		unlink(pid_file);

@@ -6,6 +6,9 @@
  * ppoll() (with a timeout only for a back-off, a cull or the shutdown).
  * A child is "idle" from fork until it reports busy; one told to retire
  * (SIGUSR1) counts against max_children but no longer as a spare.
+ * The master alone talks to the service manager (notify.h): READY=1 once
+ * the first children are forked, RELOADING=1 and READY=1 around a
+ * reload, STOPPING=1, and the pool in STATUS= at most once a second.
  */
 #include "config.h"
 
@@ -18,6 +21,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
@@ -27,6 +31,7 @@
 #include "listener.h"
 #include "log.h"
 #include "master.h"
+#include "notify.h"
 #include "util.h"
 #include "worker.h"
 
@@ -36,6 +41,7 @@
 #define MASTER_CULL_MS		1000	/* how long a surplus lasts */
 #define MASTER_FORK_RETRY_MS	1000
 #define MASTER_KILL_GRACE_MS	5000	/* SIGKILL to giving up */
+#define MASTER_STATUS_MS	1000	/* between STATUS= updates */
 
 enum child_state {
 	CHILD_STARTING,		/* forked, not heard from yet */
@@ -66,6 +72,9 @@ struct master {
 	int64_t			 spawn_after_ms;
 	int64_t			 surplus_ms;	/* -1: none */
 	bool			 full_logged;
+	bool			 inherited;	/* socket activation */
+	char			 status[128];	/* last STATUS= sent */
+	int64_t			 status_ms;
 	sigset_t		 waitmask;
 };
 
@@ -86,7 +95,11 @@ static void	master_signal_all(struct master *, int);
 static bool	str_same(const char *, const char *);
 static bool	listen_same(const struct conf *, const struct conf *);
 static void	master_reload(struct master *);
+static void	master_count(const struct master *, size_t *, size_t *,
+		    size_t *);
 static void	master_pool_info(struct master *);
+static void	master_status(struct master *, int64_t, int64_t *);
+static void	master_listeners_info(const struct master *);
 static void	master_shutdown(struct master *);
 
 static const int master_sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT,
@@ -450,6 +463,7 @@ master_reload(struct master *m)
 {
 	struct conf	*nc, *old;
 	char		 err[512];
+	bool		 same;
 
 	nc = conf_load(m->conf_path, err, sizeof(err));
 	if (nc == NULL) {
@@ -457,7 +471,11 @@ master_reload(struct master *m)
 		    err);
 		return;
 	}
-	if (!listen_same(m->conf, nc))
+	same = listen_same(m->conf, nc);
+	if (!same && m->inherited)
+		log_info("listen changed, and is still not used: the "
+		    "listeners come from the service manager");
+	else if (!same)
 		log_warnx("listener settings changed: restart to change "
 		    "listeners");
 	/* Children already forked keep their own copy of the old one. */
@@ -472,20 +490,84 @@ master_reload(struct master *m)
 }
 
 static void
-master_pool_info(struct master *m)
+master_count(const struct master *m, size_t *idle, size_t *busy,
+    size_t *retiring)
 {
-	size_t	i, idle = 0, busy = 0, retiring = 0;
+	size_t	i;
 
+	*idle = *busy = *retiring = 0;
 	for (i = 0; i < m->n_children; i++) {
 		if (m->children[i].retiring)
-			retiring++;
+			(*retiring)++;
 		else if (m->children[i].state == CHILD_BUSY)
-			busy++;
+			(*busy)++;
 		else
-			idle++;
+			(*idle)++;
 	}
+}
+
+static void
+master_pool_info(struct master *m)
+{
+	size_t	idle, busy, retiring;
+
+	master_count(m, &idle, &busy, &retiring);
 	log_info("pool: %zu children, %zu idle, %zu busy, %zu retiring",
 	    m->n_children, idle, busy, retiring);
+}
+
+/*
+ * Sends the pool's state as STATUS= when it changed, but not sooner than
+ * MASTER_STATUS_MS after the last one (a busy pool changes with every
+ * connection); lowers *wake_ms to send a pending change in time.
+ */
+static void
+master_status(struct master *m, int64_t now, int64_t *wake_ms)
+{
+	char	status[sizeof(m->status)];
+	size_t	idle, busy, retiring;
+	int64_t	next;
+
+	if (!notify_enabled())
+		return;
+	master_count(m, &idle, &busy, &retiring);
+	snprintf(status, sizeof(status), "%zu children, %zu idle, %zu busy, "
+	    "%zu retiring", m->n_children, idle, busy, retiring);
+	if (strcmp(status, m->status) == 0)
+		return;
+	next = m->status_ms + MASTER_STATUS_MS;
+	if (m->status[0] != '\0' && now < next) {
+		if (*wake_ms == -1 || *wake_ms > next)
+			*wake_ms = next;
+		return;
+	}
+	notify_status("%s", status);
+	memcpy(m->status, status, sizeof(status));
+	m->status_ms = now;
+}
+
+static void
+master_listeners_info(const struct master *m)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i < m->n_ls; i++)
+		if (m->ls[i].fd != -1)
+			n++;
+	log_info("started, %zu listeners, pool min_spare=%u max_spare=%u "
+	    "max_children=%u", n, m->conf->min_spare, m->conf->max_spare,
+	    m->conf->max_children);
+	if (m->inherited)
+		log_info("socket activation: %zu listeners from the service "
+		    "manager, listen in the configuration not used", n);
+	for (i = 0; i < m->n_ls; i++) {
+		if (m->ls[i].fd == -1)
+			continue;
+		if (m->ls[i].inherited)
+			log_info("inherited %s", m->ls[i].name);
+		else
+			log_debug("listening on %s", m->ls[i].name);
+	}
 }
 
 /*
@@ -554,6 +636,9 @@ master_run(struct conf *conf, const char *conf_path, struct listener *ls,
 	m.n_ls = n;
 	m.status_rd = m.status_wr = -1;
 	m.surplus_ms = -1;
+	for (i = 0; i < n; i++)
+		if (ls[i].inherited)
+			m.inherited = true;
 
 	/*
 	 * Both ends close-on-exec: fork() keeps the write end in children,
@@ -577,11 +662,12 @@ master_run(struct conf *conf, const char *conf_path, struct listener *ls,
 		goto out;
 	}
 
-	log_info("started, %zu listeners, pool min_spare=%u max_spare=%u "
-	    "max_children=%u", n, conf->min_spare, conf->max_spare,
-	    conf->max_children);
-	for (i = 0; i < n; i++)
-		log_debug("listening on %s", ls[i].name);
+	master_listeners_info(&m);
+
+	/* The listeners queue connections already; now someone accepts. */
+	wake = -1;
+	master_maintain(&m, now_ms(), &wake);
+	notify_ready();
 
 	for (;;) {
 		if (got_term)
@@ -592,7 +678,10 @@ master_run(struct conf *conf, const char *conf_path, struct listener *ls,
 		}
 		if (got_hup) {
 			got_hup = 0;
+			notify_reloading();
 			master_reload(&m);
+			/* Done either way: one that fails leaves the old. */
+			notify_ready();
 		}
 		if (got_usr1) {
 			got_usr1 = 0;
@@ -601,6 +690,7 @@ master_run(struct conf *conf, const char *conf_path, struct listener *ls,
 		master_read_status(&m);
 		wake = -1;
 		master_maintain(&m, now_ms(), &wake);
+		master_status(&m, now_ms(), &wake);
 		if (master_wait(&m, wake) == -1) {
 			log_warn("ppoll");
 			rc = EX_OSERR;
@@ -608,6 +698,8 @@ master_run(struct conf *conf, const char *conf_path, struct listener *ls,
 		}
 	}
 
+	notify_stopping();
+	notify_status("stopping, %zu children to finish", m.n_children);
 	log_info("stopping");
 	master_shutdown(&m);
 	master_signals_restore(&oldmask, old);

@@ -559,6 +559,31 @@ class TestJsonLog(ServiceTestCase):
                             for x in events))
 
 
+class TestPidFile(ServiceTestCase):
+
+    def test_foreground_survives_unwritable_pid_file(self):
+        d = self.daemon(pid_file="/nonexistent-lmtpd-dir/lmtpd.pid").start()
+        c = self.open(d)
+        msg = self.deliver(c, "alice@example.org", b"nopid")
+        self.assert_copy(d, "alice@example.org", msg)
+        self.assertIn("pid file /nonexistent-lmtpd-dir/lmtpd.pid", d.log())
+
+    def test_detached_needs_its_pid_file(self):
+        d = self.daemon(pid_file="/nonexistent-lmtpd-dir/lmtpd.pid",
+                        log_target="stderr")
+        d.port = T.free_port()
+        d.write_conf()
+        r = subprocess.run([T.LMTPD, "-c", d.conf_path],
+                           capture_output=True, timeout=10,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0)   # the launcher detached
+        # The detached daemon could not write its pid file and gave up.
+        self.assertTrue(wait_for(lambda: not pids_with_cmdline(
+            [T.LMTPD, "-c", d.conf_path]), 5), "detached daemon running")
+        with self.assertRaises(OSError):
+            socket.create_connection(("127.0.0.1", d.port), 1).close()
+
+
 class TestAccess(ServiceTestCase):
 
     def start_allowing(self, nets):

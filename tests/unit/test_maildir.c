@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "compat.h"
@@ -218,6 +219,69 @@ START_TEST(test_deliver_layout_and_bytes)
 	ck_assert_int_eq(n, (ssize_t)(hl + bl));
 	ck_assert_int_eq(memcmp(buf, test_hdr, hl), 0);
 	ck_assert_int_eq(memcmp(buf + hl, test_body, bl), 0);
+}
+END_TEST
+
+/*
+ * Several processes delivering into a Maildir that does not exist yet:
+ * each creates it as needed and none may fail its rename into new/.
+ */
+START_TEST(test_concurrent_first_deliveries)
+{
+	enum { ROUNDS = 30, PROCS = 6 };
+	char	dir[PATH_MAX], name[MAILDIR_NAME_MAX + 8];
+	pid_t	pids[PROCS];
+	int	go[2], body, round, i, status, failed = 0;
+	char	c;
+
+	body = make_text_body(test_body);
+	for (round = 0; round < ROUNDS; round++) {
+		pathf(dir, "%s/race%d/Maildir", root, round);
+		ck_assert_int_eq(pipe(go), 0);
+		for (i = 0; i < PROCS; i++) {
+			pids[i] = fork();
+			ck_assert_int_ne(pids[i], -1);
+			if (pids[i] == 0) {
+				close(go[1]);
+				/* Start together: wait for the pipe to close. */
+				(void)read(go[0], &c, 1);
+				_exit(maildir_deliver(dir, HOST, test_hdr,
+				    strlen(test_hdr), body,
+				    (off_t)strlen(test_body), name,
+				    sizeof(name)) == 0 ? 0 : 1);
+			}
+		}
+		close(go[0]);
+		close(go[1]);
+		for (i = 0; i < PROCS; i++) {
+			ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				failed++;
+		}
+	}
+	close(body);
+	ck_assert_int_eq(failed, 0);
+}
+END_TEST
+
+/* tmp/ there but not new/ (a half-made Maildir): completed, delivered. */
+START_TEST(test_missing_new_is_made)
+{
+	char	path[PATH_MAX], name[MAILDIR_NAME_MAX + 8];
+	int	body;
+
+	pathf(path, "%s/sub", root);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	ck_assert_int_eq(mkdir(md, 0700), 0);
+	pathf(path, "%s/tmp", md);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	body = make_text_body(test_body);
+	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr, strlen(test_hdr),
+	    body, (off_t)strlen(test_body), name, sizeof(name)), 0);
+	close(body);
+	ck_assert_int_eq(count_entries("new", NULL, 0), 1);
+	ck_assert_int_eq(count_entries("tmp", NULL, 0), 0);
+	ck_assert_int_eq(count_entries("cur", NULL, 0), 0);
 }
 END_TEST
 
@@ -601,6 +665,8 @@ maildir_suite(void)
 	tcase_add_loop_test(tc, test_fault_step, 0,
 	    (int)(sizeof(faults) / sizeof(faults[0])));
 	tcase_add_test(tc, test_steps_in_order);
+	tcase_add_test(tc, test_concurrent_first_deliveries);
+	tcase_add_test(tc, test_missing_new_is_made);
 	tcase_add_test(tc, test_eexist_takes_new_name);
 	tcase_add_test(tc, test_eexist_once_retries);
 	suite_add_tcase(s, tc);
