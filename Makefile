@@ -172,7 +172,8 @@ check-integration: lmtpd
 	$(PYTHON) tests/integration/test_postfix.py ./lmtpd
 	$(PYTHON) tests/integration/test_systemd.py ./lmtpd
 
-DEPS = gcc make autoconf pkg-config libconfuse-dev check python3
+DEPS = gcc make autoconf pkg-config libconfuse-dev check python3 \
+	libsystemd-dev
 deps:
 	@missing=""; for p in $(DEPS); do \
 	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
