@@ -70,6 +70,7 @@ LIB_SRCS = \
 	src/recipient.c \
 	src/session.c \
 	src/stats.c \
+	src/status.c \
 	src/trace.c \
 	src/util.c \
 	src/worker.c
@@ -87,6 +88,7 @@ UNIT_SRCS = \
 	tests/unit/test_perms.c \
 	tests/unit/test_recipient.c \
 	tests/unit/test_stats.c \
+	tests/unit/test_status.c \
 	tests/unit/test_trace.c
 UNIT_OBJS = $(UNIT_SRCS:.c=.o)
 
@@ -171,6 +173,7 @@ check-integration: lmtpd
 	$(PYTHON) tests/integration/test_service.py ./lmtpd
 	$(PYTHON) tests/integration/test_postfix.py ./lmtpd
 	$(PYTHON) tests/integration/test_systemd.py ./lmtpd
+	$(PYTHON) tests/integration/test_status.py ./lmtpd
 
 DEPS = gcc make autoconf pkg-config libconfuse-dev check python3 \
 	libsystemd-dev
@@ -199,6 +202,21 @@ install: lmtpd etc/lmtpd.service etc/lmtpd.socket
 	        $(DESTDIR)$(sysconfdir)/lmtpd/lmtpd.conf; fi
 	$(INSTALL) -m 644 man/lmtpd.8 $(DESTDIR)$(mandir)/man8/lmtpd.8
 	$(INSTALL) -m 644 man/lmtpd.conf.5 $(DESTDIR)$(mandir)/man5/lmtpd.conf.5
+
+# Removes what install put in place; a configuration that was edited
+# stays (as a package manager would keep it).
+uninstall:
+	rm -f $(DESTDIR)$(sbindir)/lmtpd \
+	    $(DESTDIR)$(mandir)/man8/lmtpd.8 \
+	    $(DESTDIR)$(mandir)/man5/lmtpd.conf.5 \
+	    $(DESTDIR)$(systemdunitdir)/lmtpd.service \
+	    $(DESTDIR)$(systemdunitdir)/lmtpd.socket
+	@conf=$(DESTDIR)$(sysconfdir)/lmtpd/lmtpd.conf; \
+	if [ -e $$conf ] && ! cmp -s etc/lmtpd.conf $$conf; then \
+	    echo "keeping $$conf: it was changed"; \
+	else \
+	    rm -f $$conf; rmdir $(DESTDIR)$(sysconfdir)/lmtpd 2>/dev/null || :; \
+	fi
 
 clean:
 	rm -f lmtpd etc/lmtpd.service etc/lmtpd.socket .build-flags src/*.o \
@@ -240,6 +258,7 @@ fuzz: fuzz/fuzz_lmtp
 	    echo "fuzz: FAILED, the input is in $$work"; exit 1; fi
 
 .PHONY: all run check check-deps check-unit check-integration deps install \
+	uninstall \
 	clean distclean fuzz
 
 -include src/*.d tests/unit/*.d

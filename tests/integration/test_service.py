@@ -683,19 +683,29 @@ class TestInstall(ServiceTestCase):
             return out
         shutil.copytree(TOP, dst, symlinks=True, ignore=ignore)
 
-    def make_install(self, src, dest):
+    def make_install(self, src, dest, target="install"):
         env = {k: v for k, v in os.environ.items()
                if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL",
                             "MAKEOVERRIDES", "DESTDIR", "PREFIX")}
-        r = subprocess.run(["make", "-C", src, "install", "PREFIX=/usr",
+        r = subprocess.run(["make", "-C", src, target, "PREFIX=/usr",
                             "DESTDIR=" + dest], stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            env=env, timeout=45)
         out = r.stdout.decode("utf-8", "replace")
-        self.transcript.append("$ make install PREFIX=/usr DESTDIR=%s -> "
-                               "%d\n%s" % (dest, r.returncode, out))
-        self.assertEqual(r.returncode, 0, "make install failed:\n" + out)
+        self.transcript.append("$ make %s PREFIX=/usr DESTDIR=%s -> "
+                               "%d\n%s" % (target, dest, r.returncode, out))
+        self.assertEqual(r.returncode, 0, "make %s failed:\n%s"
+                         % (target, out))
         return out
+
+    @staticmethod
+    def tree(top):
+        """The files under top, as paths relative to it, sorted."""
+        out = []
+        for root, _dirs, files in os.walk(top):
+            out.extend(os.path.relpath(os.path.join(root, f), top)
+                       for f in files)
+        return sorted(out)
 
     def test_install(self):
         if shutil.which("make") is None:
@@ -755,6 +765,27 @@ class TestInstall(ServiceTestCase):
         r = subprocess.run([sbin, "-t", "-c", conf], stdin=subprocess.DEVNULL,
                            capture_output=True, timeout=10)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+        # Exactly these files, and uninstall takes them back (all but the
+        # edited configuration, which is the administrator's).
+        installed = self.tree(dest)
+        sys.stderr.write("\ninstalled under DESTDIR:\n  %s\n"
+                         % "\n  ".join(installed))
+        self.assertEqual(installed, [
+            "usr/etc/lmtpd/lmtpd.conf",
+            "usr/lib/systemd/system/lmtpd.service",
+            "usr/lib/systemd/system/lmtpd.socket",
+            "usr/sbin/lmtpd",
+            "usr/share/man/man5/lmtpd.conf.5",
+            "usr/share/man/man8/lmtpd.8"])
+        out = self.make_install(src, dest, "uninstall")
+        self.assertIn("keeping", out)
+        self.assertEqual(self.tree(dest), ["usr/etc/lmtpd/lmtpd.conf"])
+        # An unchanged configuration goes too.
+        self.make_install(src, dest)
+        shutil.copy(os.path.join(src, "etc/lmtpd.conf"), conf)
+        self.make_install(src, dest, "uninstall")
+        self.assertEqual(self.tree(dest), [])
 
 
 # ------------------------------------------------------------------- main
