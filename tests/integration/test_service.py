@@ -584,6 +584,30 @@ class TestPidFile(ServiceTestCase):
             socket.create_connection(("127.0.0.1", d.port), 1).close()
 
 
+class TestSocketPermissions(ServiceTestCase):
+
+    def test_default_mode_0660(self):
+        d = self.daemon().start()
+        st = os.stat(d.sock_path)
+        self.assertTrue(stat.S_ISSOCK(st.st_mode))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o660)
+
+    def test_mode_owner_and_group_from_the_config(self):
+        if not T.IS_ROOT:
+            loud_skip(self, "chown of the socket needs root")
+        import grp
+        import pwd
+        d = self.daemon(socket_mode="0640", socket_owner="nobody",
+                        socket_group="nogroup").start()
+        st = os.stat(d.sock_path)
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o640)
+        self.assertEqual(st.st_uid, pwd.getpwnam("nobody").pw_uid)
+        self.assertEqual(st.st_gid, grp.getgrnam("nogroup").gr_gid)
+        c = self.unix(d)                # root may still connect
+        self.addCleanup(c.close)
+        self.assertEqual(c.greeting[0], 220)
+
+
 class TestAccess(ServiceTestCase):
 
     def start_allowing(self, nets):
