@@ -174,6 +174,8 @@ check-integration: lmtpd
 	$(PYTHON) tests/integration/test_postfix.py ./lmtpd
 	$(PYTHON) tests/integration/test_systemd.py ./lmtpd
 	$(PYTHON) tests/integration/test_status.py ./lmtpd
+	$(PYTHON) tests/integration/test_extensions.py ./lmtpd
+	$(PYTHON) tests/integration/test_hostile.py ./lmtpd
 
 DEPS = gcc make autoconf pkg-config libconfuse-dev check python3 \
 	libsystemd-dev

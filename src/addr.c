@@ -514,25 +514,39 @@ addr_parse_path(const char *s, size_t len, int flags, struct addr *out,
 
 /*
  * The checks run in this order, so one local part always gets the same
- * answer: empty, control, slash, dot, long.  The unsafe shapes come before
- * the length so that a long hostile name is reported as what it is.
+ * answer: empty, control or ill-formed UTF-8 (whichever comes first),
+ * slash, dot, long.  The unsafe shapes come before the length so that a
+ * long hostile name is reported as what it is.  C1 controls (U+0080 to
+ * U+009F, as C2 80 to C2 9F) are controls too: terminals obey some of
+ * them, and a file name is shown on terminals.
  */
 enum addr_local_status
 addr_local_check(const char *local)
 {
 	const unsigned char	*u;
-	size_t			 len;
+	size_t			 len, i, n;
+	bool			 truncated;
 
 	if (local[0] == '\0')
 		return ADDR_LOCAL_EMPTY;
-	for (u = (const unsigned char *)local; *u != '\0'; u++)
-		if (*u < 0x20 || *u == 0x7f)
+	len = strlen(local);
+	u = (const unsigned char *)local;
+	for (i = 0; i < len; i += n) {
+		n = 1;
+		if (u[i] < 0x20 || u[i] == 0x7f)
 			return ADDR_LOCAL_CONTROL;
+		if (u[i] < 0x80)
+			continue;
+		n = utf8_seq(u + i, len - i, &truncated);
+		if (n == 0)
+			return ADDR_LOCAL_BAD_UTF8;
+		if (n == 2 && u[i] == 0xc2 && u[i + 1] <= 0x9f)
+			return ADDR_LOCAL_CONTROL;
+	}
 	if (strchr(local, '/') != NULL)
 		return ADDR_LOCAL_SLASH;
 	if (local[0] == '.' || strstr(local, "..") != NULL)
 		return ADDR_LOCAL_DOT;
-	len = strlen(local);
 	if (len > ADDR_LOCAL_MAX)
 		return ADDR_LOCAL_LONG;
 	return ADDR_LOCAL_SAFE;

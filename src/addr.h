@@ -61,13 +61,15 @@ enum addr_local_status {
 	ADDR_LOCAL_LONG,	/* over ADDR_LOCAL_MAX octets */
 	ADDR_LOCAL_SLASH,	/* '/' anywhere */
 	ADDR_LOCAL_DOT,		/* leading '.', or ".." anywhere */
-	ADDR_LOCAL_CONTROL,	/* a control character, DEL or NUL */
+	ADDR_LOCAL_CONTROL,	/* C0 control, DEL, or C1 (U+0080-U+009F) */
+	ADDR_LOCAL_BAD_UTF8,	/* bytes >= 0x80 that are not UTF-8 */
 };
 
 /*
  * Says whether a local part (as in struct addr .local) may be used as one
  * component of a file path: never '/', never a leading dot or "..", no
- * control characters, at most ADDR_LOCAL_MAX octets.
+ * control characters (C0, DEL, C1), only well-formed UTF-8, at most
+ * ADDR_LOCAL_MAX octets.  UTF-8 is kept as bytes: no normalisation.
  */
 enum addr_local_status addr_local_check(const char *local);
 

@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#ifdef HAVE_SYS_PRCTL_H
+#include <sys/prctl.h>
+#endif
 
 #ifdef HAVE_LIBSYSTEMD
 #include <systemd/sd-daemon.h>
@@ -222,3 +225,13 @@ compat_sd_notify_enabled(void)
 	return false;
 }
 #endif
+
+void
+compat_set_process_name(const char *name)
+{
+#ifdef HAVE_SYS_PRCTL_H
+	(void)prctl(PR_SET_NAME, name, 0, 0, 0);
+#else
+	(void)name;
+#endif
+}

@@ -47,4 +47,7 @@ int	compat_sd_notify(const char *state);
 /* True when compat_sd_notify() would send anything at all. */
 bool	compat_sd_notify_enabled(void);
 
+/* Names the calling process for ps(1) where the system can (Linux). */
+void	compat_set_process_name(const char *);
+
 #endif

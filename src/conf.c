@@ -533,8 +533,8 @@ conf_host_problem(const char *h)
 }
 
 static int
-conf_parse_inet(struct conf_ctx *ctx, unsigned i, const char *spec,
-    struct conf_listen *l)
+conf_parse_inet(struct conf_ctx *ctx, const char *opt, unsigned i,
+    const char *spec, struct conf_listen *l)
 {
 	struct in6_addr	 a6;
 	const char	*rest = spec + 5, *sep, *why, *port;
@@ -545,24 +545,24 @@ conf_parse_inet(struct conf_ctx *ctx, unsigned i, const char *spec,
 	if (rest[0] == '[') {
 		sep = strchr(rest, ']');
 		if (sep == NULL)
-			return conf_fail(ctx, "listen", i,
+			return conf_fail(ctx, opt, i,
 			    "'%s': missing ']'", spec);
 		host = xstrndup(rest + 1, (size_t)(sep - rest - 1));
 		if (inet_pton(AF_INET6, host, &a6) != 1) {
 			x_free(host);
-			return conf_fail(ctx, "listen", i,
+			return conf_fail(ctx, opt, i,
 			    "'%s': not an IPv6 address", spec);
 		}
 		sep++;
 		if (*sep != ':') {
 			x_free(host);
-			return conf_fail(ctx, "listen", i,
+			return conf_fail(ctx, opt, i,
 			    "'%s': expected ':PORT' after ']'", spec);
 		}
 	} else {
 		sep = strrchr(rest, ':');
 		if (sep == NULL)
-			return conf_fail(ctx, "listen", i,
+			return conf_fail(ctx, opt, i,
 			    "'%s': expected inet:HOST:PORT", spec);
 		host = xstrndup(rest, (size_t)(sep - rest));
 		why = NULL;
@@ -574,7 +574,7 @@ conf_parse_inet(struct conf_ctx *ctx, unsigned i, const char *spec,
 			why = conf_host_problem(host);
 		if (why != NULL) {
 			x_free(host);
-			return conf_fail(ctx, "listen", i, "'%s': %s", spec,
+			return conf_fail(ctx, opt, i, "'%s': %s", spec,
 			    why);
 		}
 	}
@@ -587,7 +587,7 @@ conf_parse_inet(struct conf_ctx *ctx, unsigned i, const char *spec,
 	}
 	if (k == 0 || port[k] != '\0' || n < 1 || n > 65535) {
 		x_free(host);
-		return conf_fail(ctx, "listen", i,
+		return conf_fail(ctx, opt, i,
 		    "'%s': port must be a number from 1 to 65535", spec);
 	}
 	l->kind = CONF_LISTEN_INET;
@@ -597,27 +597,27 @@ conf_parse_inet(struct conf_ctx *ctx, unsigned i, const char *spec,
 }
 
 static int
-conf_parse_listen(struct conf_ctx *ctx, unsigned i, const char *spec,
-    struct conf_listen *l)
+conf_parse_listen(struct conf_ctx *ctx, const char *opt, unsigned i,
+    const char *spec, struct conf_listen *l)
 {
 	if (strlen(spec) > CONF_SPEC_MAX)
-		return conf_fail(ctx, "listen", i,
+		return conf_fail(ctx, opt, i,
 		    "'%.20s...': longer than %d bytes", spec, CONF_SPEC_MAX);
 	if (strncmp(spec, "inet:", 5) == 0) {
-		if (conf_parse_inet(ctx, i, spec, l) == -1)
+		if (conf_parse_inet(ctx, opt, i, spec, l) == -1)
 			return -1;
 	} else if (strncmp(spec, "unix:", 5) == 0) {
 		if (spec[5] != '/')
-			return conf_fail(ctx, "listen", i,
+			return conf_fail(ctx, opt, i,
 			    "'%s': the socket path must be absolute", spec);
 		if (strlen(spec + 5) >= CONF_SUN_PATH)
-			return conf_fail(ctx, "listen", i,
+			return conf_fail(ctx, opt, i,
 			    "'%s': socket path longer than %zu bytes", spec,
 			    CONF_SUN_PATH - 1);
 		l->kind = CONF_LISTEN_UNIX;
 		l->path = xstrdup(spec + 5);
 	} else
-		return conf_fail(ctx, "listen", i,
+		return conf_fail(ctx, opt, i,
 		    "'%s': expected inet:HOST:PORT or unix:/PATH", spec);
 	l->spec = xstrdup(spec);
 	return 0;
@@ -640,7 +640,8 @@ conf_set_listen(struct conf_ctx *ctx, struct conf *conf)
 			if (strcmp(conf->listen[j].spec, spec) == 0)
 				return conf_fail(ctx, "listen", i,
 				    "'%s' is listed twice", spec);
-		if (conf_parse_listen(ctx, i, spec, &conf->listen[i]) == -1)
+		if (conf_parse_listen(ctx, "listen", i, spec,
+		    &conf->listen[i]) == -1)
 			return -1;
 		conf->n_listen++;
 	}
@@ -792,7 +793,7 @@ conf_address_problem(const struct conf *conf, const char *a)
 	/* The same rule as for RCPT: it must be safe as a file name. */
 	if (addr_local_check(local) != ADDR_LOCAL_SAFE)
 		return "local part unsafe as a file name ('/', a leading "
-		    "'.' or '..')";
+		    "'.', '..', a control character or bad UTF-8)";
 	if (!conf_domain_is_local(conf, at + 1))
 		return "domain is not one of domains";
 	return NULL;
@@ -1000,6 +1001,8 @@ conf_set_limits(struct conf_ctx *ctx, struct conf *conf)
 	/* RFC 5321 §4.5.3.1.8 asks for 100; lower is a local policy. */
 	if (conf_range(ctx, "max_recipients", 1, 100000,
 	    &conf->max_recipients) == -1 ||
+	    conf_range(ctx, "max_bad_commands", 0, 100000,
+	    &conf->max_bad_commands) == -1 ||
 	    conf_range(ctx, "command_timeout", 1, 86400,
 	    &conf->command_timeout) == -1 ||
 	    conf_range(ctx, "data_timeout", 1, 86400,
@@ -1056,6 +1059,37 @@ conf_set_log(struct conf_ctx *ctx, struct conf *conf)
 	return conf_set_path(ctx, "pid_file", &conf->pid_file);
 }
 
+/* The status process: `lmtpd -s` and Prometheus (status.h). */
+static int
+conf_set_status(struct conf_ctx *ctx, struct conf *conf)
+{
+	const char	*path, *spec;
+	size_t		 i;
+
+	path = cfg_getstr(ctx->cfg, "status_socket");
+	if (path[0] != '\0' && path[0] != '/')
+		return conf_fail(ctx, "status_socket", 0,
+		    "'%s' is not an absolute path", path);
+	if (strlen(path) >= CONF_SUN_PATH)
+		return conf_fail(ctx, "status_socket", 0,
+		    "'%s' is longer than %zu bytes", path, CONF_SUN_PATH - 1);
+	conf->status_socket = xstrdup(path);
+	spec = cfg_getstr(ctx->cfg, "metrics_listen");
+	if (spec[0] == '\0')
+		return 0;
+	if (strncmp(spec, "inet:", 5) != 0)
+		return conf_fail(ctx, "metrics_listen", 0,
+		    "'%s': expected inet:HOST:PORT", spec);
+	if (conf_parse_listen(ctx, "metrics_listen", 0, spec,
+	    &conf->metrics) == -1)
+		return -1;
+	for (i = 0; i < conf->n_listen; i++)
+		if (strcmp(conf->listen[i].spec, spec) == 0)
+			return conf_fail(ctx, "metrics_listen", 0,
+			    "'%s' is also a listen address", spec);
+	return 0;
+}
+
 /* In schema order, so the first bad option is the one reported. */
 static struct conf *
 conf_build(struct conf_ctx *ctx)
@@ -1074,7 +1108,8 @@ conf_build(struct conf_ctx *ctx)
 	    conf_set_postmaster(ctx, conf) == -1 ||
 	    conf_set_path(ctx, "spool_dir", &conf->spool_dir) == -1 ||
 	    conf_set_limits(ctx, conf) == -1 ||
-	    conf_set_log(ctx, conf) == -1) {
+	    conf_set_log(ctx, conf) == -1 ||
+	    conf_set_status(ctx, conf) == -1) {
 		conf_free(conf);
 		return NULL;
 	}
@@ -1107,6 +1142,7 @@ conf_load(const char *path, char *err, size_t cap)
 		CFG_INT_CB("max_message_size", 52428800, CFGF_NONE,
 		    conf_cb_size),
 		CFG_INT_CB("max_recipients", 1000, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("max_bad_commands", 20, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("command_timeout", 300, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("data_timeout", 600, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("shutdown_timeout", 30, CFGF_NONE, conf_cb_int),
@@ -1117,6 +1153,9 @@ conf_load(const char *path, char *err, size_t cap)
 		CFG_STR_CB("log_target", "syslog", CFGF_NONE, conf_cb_str),
 		CFG_STR_CB("log_facility", "mail", CFGF_NONE, conf_cb_str),
 		CFG_STR_CB("log_format", "text", CFGF_NONE, conf_cb_str),
+		CFG_STR_CB("status_socket", RUNSTATEDIR "/lmtpd.status",
+		    CFGF_NONE, conf_cb_str),
+		CFG_STR_CB("metrics_listen", "", CFGF_NONE, conf_cb_str),
 		CFG_STR_CB("pid_file", RUNSTATEDIR "/lmtpd.pid", CFGF_NONE,
 		    conf_cb_str),
 		CFG_END()
@@ -1192,6 +1231,11 @@ conf_free(struct conf *conf)
 	x_free(conf->log_target);
 	x_free(conf->log_facility);
 	x_free(conf->pid_file);
+	x_free(conf->status_socket);
+	x_free(conf->metrics.spec);
+	x_free(conf->metrics.host);
+	x_free(conf->metrics.port);
+	x_free(conf->metrics.path);
 	x_free(conf);
 }
 

@@ -54,6 +54,7 @@ struct conf {
 
 	uint64_t		 max_message_size;	/* 0 = unlimited */
 	unsigned		 max_recipients;
+	unsigned		 max_bad_commands;	/* 0 = unlimited */
 	unsigned		 command_timeout;	/* seconds */
 	unsigned		 data_timeout;		/* seconds */
 	unsigned		 shutdown_timeout;	/* seconds */
@@ -67,6 +68,8 @@ struct conf {
 	char			*log_facility;	/* "mail", "local0" ... */
 	bool			 log_json;	/* log_format = json */
 	char			*pid_file;
+	char			*status_socket;	/* for lmtpd -s; "" = none */
+	struct conf_listen	 metrics;	/* .spec NULL = no metrics */
 };
 
 /*

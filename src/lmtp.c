@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * lmtp: the LMTP engine, a state machine over bytes (RFC 2033 on RFC 5321,
- * with 2920 pipelining, 1870 SIZE, 6152 8BITMIME, 2034 enhanced codes).
- * No I/O, clock or logging: bytes come in through lmtp_feed, replies go out
- * through one output buffer, delivery goes through the hooks.  Memory does
- * not grow with the message or the session: one command line, one body
- * chunk, at most max_recipients recipients and the output not yet taken.
+ * with 2920 pipelining, 1870 SIZE, 6152 8BITMIME, 3030 CHUNKING, 6531
+ * SMTPUTF8, 2034 enhanced codes).  No I/O, clock or logging: bytes come in
+ * through lmtp_feed, replies go out through one output buffer, delivery
+ * goes through the hooks.  Memory does not grow with the message or the
+ * session: one command line, one body chunk, at most max_recipients
+ * recipients and the output not yet taken.  A BDAT chunk whose size was
+ * read is always consumed whole, accepted or not, so the command stream
+ * never loses its place (go-smtp #309).
  */
 #include "config.h"
 
 #include <assert.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,7 +41,7 @@
 	X(R_RCPT_OK, 250, "2.1.5", "recipient ok") \
 	X(R_BYE, 221, "2.0.0", "bye") \
 	X(R_HELP, 214, "2.0.0", \
-	    "commands: LHLO MAIL RCPT DATA RSET NOOP VRFY HELP QUIT") \
+	    "commands: LHLO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT") \
 	X(R_VRFY, 252, "2.5.0", "cannot verify, send some mail") \
 	X(R_GO_AHEAD, 354, "", "end data with <CR><LF>.<CR><LF>") \
 	X(R_LOCAL_ERR, 451, "4.3.0", "local error in processing") \
@@ -57,12 +61,19 @@
 	X(R_BAD_SIZE, 501, "5.5.4", "bad SIZE value") \
 	X(R_BAD_BODY, 501, "5.5.4", "bad BODY value") \
 	X(R_DUP_PARAM, 501, "5.5.4", "duplicate parameter") \
+	X(R_UTF8_VALUE, 501, "5.5.4", "SMTPUTF8 takes no value") \
+	X(R_BDAT_SYNTAX, 501, "5.5.4", "syntax: BDAT <size> [LAST]") \
 	X(R_EXPN, 502, "5.5.1", "command not implemented") \
 	X(R_NEED_LHLO, 503, "5.5.1", "need LHLO first") \
 	X(R_NESTED, 503, "5.5.1", "nested MAIL command") \
 	X(R_NEED_MAIL, 503, "5.5.1", "need MAIL before RCPT") \
 	X(R_NEED_MAIL_DATA, 503, "5.5.1", "need MAIL before DATA") \
+	X(R_NEED_MAIL_BDAT, 503, "5.5.1", "need MAIL before BDAT") \
+	X(R_DATA_AFTER_BDAT, 503, "5.5.1", "DATA after BDAT, send RSET") \
+	X(R_RCPT_AFTER_BDAT, 503, "5.5.1", "RCPT after BDAT") \
 	X(R_NO_RCPTS, 503, "5.5.1", "no valid recipients") \
+	X(R_MAIL_UTF8, 550, "5.6.7", "non-ASCII address requires SMTPUTF8") \
+	X(R_RCPT_UTF8, 553, "5.6.7", "non-ASCII address requires SMTPUTF8") \
 	X(R_TOO_BIG, 552, "5.3.4", \
 	    "message size exceeds fixed maximum message size") \
 	X(R_DATA_LINE, 554, "5.5.2", "line too long") \
@@ -95,12 +106,31 @@ enum lmtp_dstate {
 	LMTP_D_DOTCR,		/* CRLF "." CR */
 };
 
+/* What the transaction has seen of BDAT (RFC 3030 §2). */
+enum lmtp_bdat {
+	LMTP_BDAT_NONE,		/* no BDAT yet: RCPT and DATA may come */
+	LMTP_BDAT_OPEN,		/* data_begin accepted: chunks are the body */
+	LMTP_BDAT_FAILED,	/* a BDAT was refused: later ones get fail */
+};
+
+/* What happens to the octets of the BDAT chunk being read. */
+enum lmtp_chunk {
+	LMTP_CHUNK_NONE,	/* no chunk: input is commands (or DATA) */
+	LMTP_CHUNK_STORE,	/* message data; 250 or fail, or LAST replies */
+	LMTP_CHUNK_REFUSE,	/* dropped, then chunk_reply once */
+	LMTP_CHUNK_SILENT,	/* dropped, no reply; the transaction ends */
+	LMTP_CHUNK_FAIL_ALL,	/* dropped, fail per recipient; it ends */
+};
+
 struct lmtp {
 	struct lmtp_hooks	 hooks;
 	void			*ctx;
 	char			*hostname;
 	uint64_t		 max_size;
 	size_t			 max_rcpts;
+	unsigned		 max_bad;
+	unsigned		 n_bad;		/* consecutive bad commands */
+	bool			 closed_for_errors;
 	struct buf		 out;
 	bool			 finished;
 	bool			 greeted;	/* LHLO accepted */
@@ -120,13 +150,23 @@ struct lmtp {
 	size_t			 n_rcpts;
 	size_t			 cap_rcpts;
 
-	/* Message data, after 354. */
-	bool			 in_data;
+	/* Message data, after 354 or in BDAT chunks. */
+	bool			 in_data;	/* after 354 */
 	enum lmtp_dstate	 dstate;
 	size_t			 text_len;	/* this line so far */
 	uint64_t		 msg_size;
 	struct lmtp_reply	 fail;		/* sticky, or code 0 */
 	size_t			 body_len;
+
+	/* BDAT: the transaction's state and the chunk being read. */
+	enum lmtp_bdat		 bdat;
+	enum lmtp_chunk		 chunk;
+	uint64_t		 chunk_left;	/* octets still to read */
+	uint64_t		 chunk_size;
+	bool			 chunk_last;
+	struct lmtp_reply	 chunk_reply;	/* for LMTP_CHUNK_REFUSE */
+	bool			 chunk_canned;	/* it is the engine's own */
+
 	char			 body[LMTP_BODY_CHUNK];
 };
 
@@ -136,6 +176,8 @@ struct lmtp_verb {
 };
 
 static void	lmtp_reply_set(struct lmtp_reply *, enum lmtp_reply_id);
+static void	lmtp_emit(struct lmtp *, const struct lmtp_reply *, bool);
+static void	lmtp_tally(struct lmtp *, unsigned, bool);
 static void	lmtp_put(struct lmtp *, const struct lmtp_reply *);
 static void	lmtp_put_canned(struct lmtp *, enum lmtp_reply_id);
 static void	lmtp_esc_fix(unsigned, const char *, char *, size_t);
@@ -147,11 +189,19 @@ static size_t	lmtp_discard_scan(struct lmtp *, const char *, size_t);
 static void	lmtp_line_done(struct lmtp *);
 static void	lmtp_execute(struct lmtp *, char *);
 static const char *lmtp_path_arg(const char *, const char *);
+static bool	lmtp_has_8bit(const char *, size_t);
 static enum lmtp_reply_id lmtp_mail_params(const char *, struct lmtp_mail *);
 static void	lmtp_cmd_lhlo(struct lmtp *, char *);
 static void	lmtp_cmd_mail(struct lmtp *, char *);
 static void	lmtp_cmd_rcpt(struct lmtp *, char *);
 static void	lmtp_cmd_data(struct lmtp *, char *);
+static void	lmtp_cmd_bdat(struct lmtp *, char *);
+static bool	lmtp_bdat_args(const char *, uint64_t *, bool *, bool *);
+static void	lmtp_bdat_refuse(struct lmtp *, const struct lmtp_reply *,
+		    bool);
+static void	lmtp_bdat_poison(struct lmtp *, const struct lmtp_reply *);
+static void	lmtp_bad_line(struct lmtp *, const char *, size_t,
+		    const char *, size_t, enum lmtp_reply_id);
 static void	lmtp_cmd_rset(struct lmtp *, char *);
 static void	lmtp_cmd_noop(struct lmtp *, char *);
 static void	lmtp_cmd_quit(struct lmtp *, char *);
@@ -160,17 +210,23 @@ static void	lmtp_cmd_expn(struct lmtp *, char *);
 static void	lmtp_cmd_help(struct lmtp *, char *);
 static void	lmtp_cmd_helo(struct lmtp *, char *);
 static size_t	lmtp_data_scan(struct lmtp *, const char *, size_t);
+static size_t	lmtp_chunk_scan(struct lmtp *, const char *, size_t);
+static void	lmtp_chunk_text(struct lmtp *, const char *, size_t);
+static void	lmtp_chunk_end(struct lmtp *);
+static void	lmtp_line_count(struct lmtp *, size_t, bool);
 static void	lmtp_data_count(struct lmtp *, size_t, bool);
 static void	lmtp_data_fail(struct lmtp *, enum lmtp_reply_id);
 static void	lmtp_body_put(struct lmtp *, const char *, size_t);
 static void	lmtp_body_flush(struct lmtp *);
 static void	lmtp_data_finish(struct lmtp *);
+static void	lmtp_reply_each(struct lmtp *);
 
 static const struct lmtp_verb lmtp_verbs[] = {
 	{ "LHLO", lmtp_cmd_lhlo },
 	{ "MAIL", lmtp_cmd_mail },
 	{ "RCPT", lmtp_cmd_rcpt },
 	{ "DATA", lmtp_cmd_data },
+	{ "BDAT", lmtp_cmd_bdat },
 	{ "RSET", lmtp_cmd_rset },
 	{ "NOOP", lmtp_cmd_noop },
 	{ "QUIT", lmtp_cmd_quit },
@@ -196,6 +252,7 @@ lmtp_new(const struct lmtp_limits *lim, const struct lmtp_hooks *hooks,
 	l->max_size = lim->max_message_size;
 	/* The header asks for >= 1; 0 would refuse every recipient. */
 	l->max_rcpts = lim->max_recipients == 0 ? 1 : lim->max_recipients;
+	l->max_bad = lim->max_bad_commands;
 	buf_init(&l->out, LMTP_OUTPUT_MAX);
 	if (buf_printf(&l->out, "220 %s LMTP lmtpd ready\r\n",
 	    l->hostname) == -1)
@@ -221,7 +278,9 @@ lmtp_feed(struct lmtp *l, const char *p, size_t n)
 	size_t	used;
 
 	while (n > 0 && !l->finished) {
-		if (l->in_data)
+		if (l->chunk != LMTP_CHUNK_NONE)
+			used = lmtp_chunk_scan(l, p, n);
+		else if (l->in_data)
 			used = lmtp_data_scan(l, p, n);
 		else if (l->discard)
 			used = lmtp_discard_scan(l, p, n);
@@ -230,7 +289,7 @@ lmtp_feed(struct lmtp *l, const char *p, size_t n)
 		p += used;
 		n -= used;
 	}
-	if (l->in_data)
+	if (l->in_data || l->chunk == LMTP_CHUNK_STORE)
 		lmtp_body_flush(l);
 }
 
@@ -257,13 +316,19 @@ lmtp_finished(const struct lmtp *l)
 bool
 lmtp_in_data(const struct lmtp *l)
 {
-	return l->in_data;
+	return l->in_data || l->chunk != LMTP_CHUNK_NONE;
 }
 
 bool
 lmtp_idle(const struct lmtp *l)
 {
-	return !l->txn && !l->in_data;
+	return !l->txn && !l->in_data && l->chunk == LMTP_CHUNK_NONE;
+}
+
+bool
+lmtp_closed_for_errors(const struct lmtp *l)
+{
+	return l->closed_for_errors;
 }
 
 void
@@ -340,13 +405,18 @@ lmtp_esc_fix(unsigned code, const char *esc, char *out, size_t cap)
 		out[0] = (char)('0' + cls);
 }
 
-/* Formats one reply line; only the LHLO reply has several (below). */
+/*
+ * Formats one reply line; only the LHLO reply has several (below).  canned
+ * says the engine itself chose the reply, for the bad command count.
+ */
 static void
-lmtp_put(struct lmtp *l, const struct lmtp_reply *r)
+lmtp_emit(struct lmtp *l, const struct lmtp_reply *r, bool canned)
 {
 	char		 esc[sizeof(r->esc)];
+	char		 text[sizeof(r->text)];
 	const char	*eol;
-	size_t		 tlen;
+	size_t		 tlen, i;
+	unsigned char	 c;
 	int		 rc;
 
 	if (l->finished)
@@ -360,14 +430,56 @@ lmtp_put(struct lmtp *l, const struct lmtp_reply *r)
 	eol = memchr(r->text, '\n', tlen);
 	if (eol != NULL)
 		tlen = (size_t)(eol - r->text);
+	/*
+	 * RFC 5321 §4.2 textstring = 1*(%d09 / %d32-126), and RFC 6531
+	 * §3.7.4.2: no non-ASCII in replies (a hook may quote a UTF-8
+	 * address, or cut one in the middle).
+	 */
+	for (i = 0; i < tlen; i++) {
+		c = (unsigned char)r->text[i];
+		text[i] = c == '\t' || (c >= 32 && c <= 126) ? (char)c : '?';
+	}
 	if (esc[0] == '\0')
 		rc = buf_printf(&l->out, "%03u%s%.*s\r\n", r->code,
-		    tlen > 0 ? " " : "", (int)tlen, r->text);
+		    tlen > 0 ? " " : "", (int)tlen, text);
 	else
 		rc = buf_printf(&l->out, "%03u %s%s%.*s\r\n", r->code, esc,
-		    tlen > 0 ? " " : "", (int)tlen, r->text);
-	if (rc == -1)
+		    tlen > 0 ? " " : "", (int)tlen, text);
+	if (rc == -1) {
 		l->finished = true;
+		return;
+	}
+	lmtp_tally(l, r->code, canned);
+}
+
+/*
+ * The bad command count (lmtp.h, max_bad_commands).  Only the engine's
+ * own syntax, unknown-command and sequence replies count: a client that
+ * sends many recipients, some unknown, is not misbehaving.  The limit
+ * answers RFC 5321 §3.8's exception for a client that keeps erring; it
+ * ends the session with 421 like Dovecot's (REFERENCE.md §1e).
+ */
+static void
+lmtp_tally(struct lmtp *l, unsigned code, bool canned)
+{
+	if (code >= 200 && code < 400) {
+		l->n_bad = 0;
+		return;
+	}
+	if (!canned || !((code >= 500 && code <= 504) || code == 555))
+		return;
+	if (l->n_bad < UINT_MAX)
+		l->n_bad++;
+	if (l->max_bad != 0 && l->n_bad > l->max_bad && !l->finished) {
+		l->closed_for_errors = true;
+		lmtp_close(l, "4.7.0", "too many errors");
+	}
+}
+
+static void
+lmtp_put(struct lmtp *l, const struct lmtp_reply *r)
+{
+	lmtp_emit(l, r, false);
 }
 
 static void
@@ -376,7 +488,7 @@ lmtp_put_canned(struct lmtp *l, enum lmtp_reply_id id)
 	struct lmtp_reply	r;
 
 	lmtp_reply_set(&r, id);
-	lmtp_put(l, &r);
+	lmtp_emit(l, &r, true);
 }
 
 /*
@@ -392,6 +504,10 @@ lmtp_txn_end(struct lmtp *l, bool force)
 	l->in_data = false;
 	l->n_rcpts = 0;
 	l->body_len = 0;
+	l->bdat = LMTP_BDAT_NONE;
+	l->chunk = LMTP_CHUNK_NONE;
+	l->chunk_left = 0;
+	memset(&l->fail, 0, sizeof(l->fail));
 	if ((was_open || force) && l->hooks.reset != NULL)
 		l->hooks.reset(l->ctx);
 }
@@ -415,8 +531,8 @@ lmtp_line_scan(struct lmtp *l, const char *p, size_t n)
 		l->discard = true;
 		l->discard_cr = l->line_len > 0 &&
 		    l->line[l->line_len - 1] == '\r';
+		lmtp_bad_line(l, l->line, l->line_len, p, seg, R_LINE_LONG);
 		l->line_len = 0;
-		lmtp_put_canned(l, R_LINE_LONG);
 		return 0;
 	}
 	memcpy(l->line + l->line_len, p, seg);
@@ -464,19 +580,46 @@ lmtp_line_done(struct lmtp *l)
 	l->line_len = 0;
 	/* RFC 5321 §2.3.8: lines end with CRLF; answer LF-only clients. */
 	if (len == 0 || l->line[len - 1] != '\r') {
-		lmtp_put_canned(l, R_NEED_CRLF);
+		lmtp_bad_line(l, l->line, len, "", 0, R_NEED_CRLF);
 		return;
 	}
 	len--;
 	if (memchr(l->line, '\0', len) != NULL ||
 	    memchr(l->line, '\r', len) != NULL) {
-		lmtp_put_canned(l, R_BAD_CHAR);
+		lmtp_bad_line(l, l->line, len, "", 0, R_BAD_CHAR);
 		return;
 	}
 	l->line[len] = '\0';
 	if (l->hooks.command != NULL)
 		l->hooks.command(l->ctx, l->line);
 	lmtp_execute(l, l->line);
+}
+
+/*
+ * A line refused before it could run (id): the an bytes at a, then the bn
+ * at b, are its start.  When it looks like a BDAT inside a transaction,
+ * its chunk may be read as commands, so the transaction can no longer
+ * carry a whole message: it is failed as for any refused BDAT.
+ */
+static void
+lmtp_bad_line(struct lmtp *l, const char *a, size_t an, const char *b,
+    size_t bn, enum lmtp_reply_id id)
+{
+	struct lmtp_reply	r;
+	char			head[6];
+	size_t			k;
+
+	k = an < sizeof(head) - 1 ? an : sizeof(head) - 1;
+	memcpy(head, a, k);
+	bn = bn < sizeof(head) - 1 - k ? bn : sizeof(head) - 1 - k;
+	memcpy(head + k, b, bn);
+	k += bn;
+	head[k] = '\0';
+	lmtp_reply_set(&r, id);
+	if (l->txn && lmtp_prefix(head, "BDAT") && (head[4] == '\0' ||
+	    head[4] == ' ' || head[4] == '\r' || head[4] == '\n'))
+		lmtp_bdat_poison(l, &r);
+	lmtp_emit(l, &r, true);
 }
 
 static void
@@ -531,10 +674,23 @@ lmtp_path_arg(const char *arg, const char *keyword)
 	return arg;
 }
 
+/* True when any of the n bytes at s is not ASCII. */
+static bool
+lmtp_has_8bit(const char *s, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return true;
+	return false;
+}
+
 /*
  * The MAIL parameters after the path (RFC 5321 §4.1.2 Mail-parameters):
- * SIZE (RFC 1870) and BODY (RFC 6152).  Returns R_SENDER_OK or the reply
- * for the first problem.
+ * SIZE (RFC 1870), BODY (RFC 6152) and SMTPUTF8 (RFC 6531 §3.4, no
+ * value).  BODY=BINARYMIME is refused: it is not advertised (RFC 3030 §3).
+ * Returns R_SENDER_OK or the reply for the first problem.
  */
 static enum lmtp_reply_id
 lmtp_mail_params(const char *s, struct lmtp_mail *m)
@@ -587,6 +743,12 @@ lmtp_mail_params(const char *s, struct lmtp_mail *m)
 				m->body = LMTP_BODY_8BITMIME;
 			else
 				return R_BAD_BODY;
+		} else if (kwlen == 8 && lmtp_prefix(kw, "SMTPUTF8")) {
+			if (m->utf8)
+				return R_DUP_PARAM;
+			if (val != NULL)
+				return R_UTF8_VALUE;
+			m->utf8 = true;
 		} else
 			return R_BAD_PARAM;
 	}
@@ -607,10 +769,15 @@ lmtp_cmd_lhlo(struct lmtp *l, char *arg)
 	l->greeted = true;
 	if (l->finished)
 		return;
+	/* RFC 6531 §3.1 (8): SMTPUTF8 needs 8BITMIME announced too. */
 	if (buf_printf(&l->out, "250-%s\r\n250-PIPELINING\r\n"
-	    "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 SIZE %" PRIu64
-	    "\r\n", l->hostname, l->max_size) == -1)
+	    "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-CHUNKING\r\n"
+	    "250-SMTPUTF8\r\n250 SIZE %" PRIu64 "\r\n", l->hostname,
+	    l->max_size) == -1) {
 		l->finished = true;
+		return;
+	}
+	lmtp_tally(l, 250, true);
 }
 
 static void
@@ -635,8 +802,13 @@ lmtp_cmd_mail(struct lmtp *l, char *arg)
 		lmtp_put_canned(l, R_MAIL_SYNTAX);
 		return;
 	}
-	if (addr_parse_path(p, strlen(p), ADDR_ALLOW_NULL, &l->from,
-	    &end) != ADDR_OK) {
+	/*
+	 * UTF-8 is parsed (and validated) whether or not SMTPUTF8 follows:
+	 * the parameters come after the path.  Ill-formed UTF-8 is a syntax
+	 * error either way (RFC 6531 §3.5 "other reasons").
+	 */
+	if (addr_parse_path(p, strlen(p), ADDR_ALLOW_NULL | ADDR_ALLOW_UTF8,
+	    &l->from, &end) != ADDR_OK) {
 		lmtp_put_canned(l, R_BAD_SENDER);
 		return;
 	}
@@ -644,6 +816,9 @@ lmtp_cmd_mail(struct lmtp *l, char *arg)
 	l->mail.from = &l->from;
 	l->mail.body = LMTP_BODY_UNSPEC;
 	id = lmtp_mail_params(p + end, &l->mail);
+	/* RFC 6531 §3.5: a MAIL that needs SMTPUTF8 and lacks it is 550. */
+	if (id == R_SENDER_OK && !l->mail.utf8 && lmtp_has_8bit(p, end))
+		id = R_MAIL_UTF8;
 	/* RFC 1870 §6.1: a declared size over the limit is 552 here. */
 	if (id == R_SENDER_OK && l->mail.has_size && l->max_size != 0 &&
 	    l->mail.size > l->max_size)
@@ -678,13 +853,18 @@ lmtp_cmd_rcpt(struct lmtp *l, char *arg)
 		lmtp_put_canned(l, R_NEED_MAIL);
 		return;
 	}
+	/* The recipients of a BDAT transaction are fixed by its first BDAT. */
+	if (l->bdat != LMTP_BDAT_NONE) {
+		lmtp_put_canned(l, R_RCPT_AFTER_BDAT);
+		return;
+	}
 	p = lmtp_path_arg(arg, "TO:");
 	if (p == NULL) {
 		lmtp_put_canned(l, R_RCPT_SYNTAX);
 		return;
 	}
-	if (addr_parse_path(p, strlen(p), ADDR_ALLOW_POSTMASTER, &to,
-	    &end) != ADDR_OK) {
+	if (addr_parse_path(p, strlen(p), ADDR_ALLOW_POSTMASTER |
+	    ADDR_ALLOW_UTF8, &to, &end) != ADDR_OK) {
 		lmtp_put_canned(l, R_BAD_RCPT);
 		return;
 	}
@@ -697,6 +877,11 @@ lmtp_cmd_rcpt(struct lmtp *l, char *arg)
 		rest++;
 	if (*rest != '\0') {
 		lmtp_put_canned(l, R_BAD_PARAM);
+		return;
+	}
+	/* RFC 6531 §3.5: a RCPT that needs SMTPUTF8 and lacks it is 553. */
+	if (!l->mail.utf8 && lmtp_has_8bit(p, end)) {
+		lmtp_put_canned(l, R_RCPT_UTF8);
 		return;
 	}
 	/* RFC 5321 §4.5.3.1.10: too many recipients is 452. */
@@ -738,6 +923,11 @@ lmtp_cmd_data(struct lmtp *l, char *arg)
 		lmtp_put_canned(l, R_NEED_MAIL_DATA);
 		return;
 	}
+	/* RFC 3030 §2: DATA and BDAT do not mix in one transaction. */
+	if (l->bdat != LMTP_BDAT_NONE) {
+		lmtp_put_canned(l, R_DATA_AFTER_BDAT);
+		return;
+	}
 	/* RFC 2033 §4.2: DATA with no successful RCPT MUST fail with 503. */
 	if (l->n_rcpts == 0) {
 		lmtp_put_canned(l, R_NO_RCPTS);
@@ -756,6 +946,154 @@ lmtp_cmd_data(struct lmtp *l, char *arg)
 		memset(&l->fail, 0, sizeof(l->fail));
 	}
 	lmtp_put(l, &r);
+}
+
+/*
+ * RFC 3030 §2 bdat-cmd = "BDAT" SP chunk-size [ SP end-marker ] CR LF,
+ * chunk-size = 1*DIGIT, end-marker = "LAST" (any case; extra spaces and
+ * trailing spaces are tolerated).  Returns false when no size can be read:
+ * then nothing says how many octets follow, and they are read as commands.
+ * Otherwise *ok_out tells whether the rest of the line was well-formed.
+ * At most 20 digits (2^64 - 1 has 20); no overflow.
+ */
+static bool
+lmtp_bdat_args(const char *arg, uint64_t *n_out, bool *last_out,
+    bool *ok_out)
+{
+	uint64_t	 v = 0, d;
+	size_t		 i;
+	const char	*rest;
+
+	if (arg == NULL)
+		return false;
+	for (i = 0; arg[i] >= '0' && arg[i] <= '9'; i++) {
+		d = (uint64_t)(arg[i] - '0');
+		if (i == 20 || v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	if (i == 0 || (arg[i] != '\0' && arg[i] != ' '))
+		return false;
+	*n_out = v;
+	*last_out = false;
+	rest = arg + i;
+	while (*rest == ' ')
+		rest++;
+	if (lmtp_prefix(rest, "LAST") && (rest[4] == '\0' || rest[4] == ' ')) {
+		*last_out = true;
+		rest += 4;
+		while (*rest == ' ')
+			rest++;
+	}
+	*ok_out = *rest == '\0';
+	return true;
+}
+
+/*
+ * A BDAT in an open transaction was refused: the message can no longer be
+ * whole, so every later BDAT of the transaction gets the first refusal
+ * (RFC 3030 §2: "accept and discard additional BDAT chunks already in the
+ * pipeline after the failed BDAT"), and DATA and RCPT get 503 until RSET.
+ */
+static void
+lmtp_bdat_refuse(struct lmtp *l, const struct lmtp_reply *r, bool canned)
+{
+	l->chunk = LMTP_CHUNK_REFUSE;
+	l->chunk_reply = *r;
+	l->chunk_canned = canned;
+	lmtp_bdat_poison(l, r);
+}
+
+static void
+lmtp_bdat_poison(struct lmtp *l, const struct lmtp_reply *r)
+{
+	if (!l->txn)
+		return;
+	if (l->fail.code == 0)
+		l->fail = *r;
+	if (l->bdat == LMTP_BDAT_NONE)
+		l->bdat = LMTP_BDAT_FAILED;
+}
+
+/*
+ * RFC 3030 §2, RFC 2033 §4.3.  Whenever the size could be read, exactly
+ * that many octets are consumed, whatever the reply; the reply comes after
+ * them ("MUST accept and discard the associated message data before
+ * sending the appropriate 5XX or 4XX code").  A chunk gets one reply;
+ * BDAT LAST gets one per accepted recipient, or none when there is none.
+ * BDAT is not a synchronisation point: nothing here waits or flushes.
+ */
+static void
+lmtp_cmd_bdat(struct lmtp *l, char *arg)
+{
+	struct lmtp_reply	r;
+	uint64_t		n;
+	bool			last, ok;
+
+	if (!lmtp_bdat_args(arg, &n, &last, &ok)) {
+		lmtp_reply_set(&r, R_BDAT_SYNTAX);
+		lmtp_bdat_refuse(l, &r, true);
+		l->chunk = LMTP_CHUNK_NONE;
+		lmtp_emit(l, &r, true);
+		return;
+	}
+	l->chunk_size = n;
+	l->chunk_last = last;
+	lmtp_reply_set(&r, R_OK);
+	if (!ok) {
+		lmtp_reply_set(&r, R_BDAT_SYNTAX);
+		lmtp_bdat_refuse(l, &r, true);
+	} else if (!l->greeted) {
+		lmtp_reply_set(&r, R_NEED_LHLO);
+		lmtp_bdat_refuse(l, &r, true);
+	} else if (!l->txn) {
+		lmtp_reply_set(&r, R_NEED_MAIL_BDAT);
+		lmtp_bdat_refuse(l, &r, true);
+	} else if (l->n_rcpts == 0) {
+		/* RFC 2033 §4.3: "BDAT LAST command returns zero replies" */
+		if (last)
+			l->chunk = LMTP_CHUNK_SILENT;
+		else {
+			lmtp_reply_set(&r, R_NO_RCPTS);
+			lmtp_bdat_refuse(l, &r, true);
+		}
+	} else if (l->bdat == LMTP_BDAT_FAILED) {
+		if (last)
+			l->chunk = LMTP_CHUNK_FAIL_ALL;
+		else
+			lmtp_bdat_refuse(l, &l->fail, false);
+	} else {
+		if (l->bdat == LMTP_BDAT_NONE) {
+			(void)snprintf(r.text, sizeof(r.text),
+			    "%" PRIu64 " octets received", n);
+			if (l->hooks.data_begin != NULL)
+				l->hooks.data_begin(l->ctx, &r);
+			if (lmtp_class(r.code, 4) || lmtp_class(r.code, 5)) {
+				lmtp_bdat_refuse(l, &r, false);
+				if (last)
+					l->chunk = LMTP_CHUNK_FAIL_ALL;
+			} else {
+				l->bdat = LMTP_BDAT_OPEN;
+				l->dstate = LMTP_D_TEXT;
+				l->text_len = 0;
+				l->msg_size = 0;
+				l->body_len = 0;
+				memset(&l->fail, 0, sizeof(l->fail));
+			}
+		}
+		if (l->bdat == LMTP_BDAT_OPEN) {
+			l->chunk = LMTP_CHUNK_STORE;
+			/* RFC 1870 §6.3, counted over all the chunks. */
+			if (l->max_size != 0 && (l->msg_size > l->max_size ||
+			    n > l->max_size - l->msg_size))
+				lmtp_data_fail(l, R_TOO_BIG);
+			l->msg_size = n > UINT64_MAX - l->msg_size ?
+			    UINT64_MAX : l->msg_size + n;
+		}
+	}
+	l->chunk_left = n;
+	if (n == 0)
+		lmtp_chunk_end(l);
 }
 
 static void
@@ -827,12 +1165,13 @@ lmtp_data_fail(struct lmtp *l, enum lmtp_reply_id id)
 }
 
 /*
- * Counts n message octets of the current line; eol ends the line.  RFC
- * 5321 §4.5.3.1.6 limits a text line to 1000 octets with its CRLF; RFC
- * 1870 §6.3 lets us refuse a message over the size we announced.
+ * Counts n octets of the current text line; eol ends the line.  RFC 5321
+ * §4.5.3.1.6 limits a text line to 1000 octets with its CRLF.  BDAT chunks
+ * are held to it too: without BINARYMIME (not offered) a message is still
+ * text (RFC 3030 §3, RFC 5322 §2.1.1), and DATA and BDAT store the same.
  */
 static void
-lmtp_data_count(struct lmtp *l, size_t n, bool eol)
+lmtp_line_count(struct lmtp *l, size_t n, bool eol)
 {
 	l->text_len = l->text_len > LMTP_TEXT_LINE_MAX ?
 	    LMTP_TEXT_LINE_MAX + 1 : l->text_len + n;
@@ -840,6 +1179,16 @@ lmtp_data_count(struct lmtp *l, size_t n, bool eol)
 		lmtp_data_fail(l, R_DATA_LINE);
 	if (eol)
 		l->text_len = 0;
+}
+
+/*
+ * DATA: the line count, and RFC 1870 §6.3, which lets us refuse a message
+ * over the size we announced (BDAT counts whole chunks instead).
+ */
+static void
+lmtp_data_count(struct lmtp *l, size_t n, bool eol)
+{
+	lmtp_line_count(l, n, eol);
 	l->msg_size += n;
 	if (l->max_size != 0 && l->msg_size > l->max_size)
 		lmtp_data_fail(l, R_TOO_BIG);
@@ -950,14 +1299,118 @@ lmtp_data_scan(struct lmtp *l, const char *p, size_t n)
 }
 
 /*
- * The final dot: one reply per accepted recipient, in RCPT order (RFC 2033
- * §4.2), each flushed early when more follow (§5).
+ * Reads BDAT chunk octets: up to chunk_left of the n at p.  Returns the
+ * bytes used; the chunk's reply follows its last octet.
+ */
+static size_t
+lmtp_chunk_scan(struct lmtp *l, const char *p, size_t n)
+{
+	size_t	k;
+
+	k = (uint64_t)n < l->chunk_left ? n : (size_t)l->chunk_left;
+	if (l->chunk == LMTP_CHUNK_STORE)
+		lmtp_chunk_text(l, p, k);
+	l->chunk_left -= k;
+	if (l->chunk_left == 0)
+		lmtp_chunk_end(l);
+	return k;
+}
+
+/*
+ * Chunk octets are the message as sent (RFC 3030 §2: no dot-stuffing, no
+ * end-of-data sequence); only line ends are stored as DATA stores them:
+ * CRLF as LF, a bare LF as LF, a bare CR as is.  A CR that ends a chunk
+ * waits for the next chunk's first octet (LMTP_D_CR).
+ */
+static void
+lmtp_chunk_text(struct lmtp *l, const char *p, size_t n)
+{
+	size_t	i = 0, run;
+
+	while (i < n) {
+		if (l->dstate == LMTP_D_CR) {
+			l->dstate = LMTP_D_TEXT;
+			if (p[i] == '\n') {
+				lmtp_line_count(l, 1, true);
+				lmtp_body_put(l, "\n", 1);
+				i++;
+				continue;
+			}
+			lmtp_body_put(l, "\r", 1);
+		}
+		run = 0;
+		while (i + run < n && p[i + run] != '\r' && p[i + run] != '\n')
+			run++;
+		if (run > 0) {
+			lmtp_line_count(l, run, false);
+			lmtp_body_put(l, p + i, run);
+			i += run;
+		} else if (p[i] == '\r') {
+			lmtp_line_count(l, 1, false);
+			l->dstate = LMTP_D_CR;
+			i++;
+		} else {
+			lmtp_line_count(l, 1, true);
+			lmtp_body_put(l, "\n", 1);
+			i++;
+		}
+	}
+}
+
+/* The last octet of a chunk was read (or it had none): its reply. */
+static void
+lmtp_chunk_end(struct lmtp *l)
+{
+	struct lmtp_reply	r;
+	enum lmtp_chunk		mode = l->chunk;
+
+	l->chunk = LMTP_CHUNK_NONE;
+	switch (mode) {
+	case LMTP_CHUNK_STORE:
+		if (l->chunk_last) {
+			if (l->dstate == LMTP_D_CR)
+				lmtp_body_put(l, "\r", 1);
+			l->dstate = LMTP_D_TEXT;
+			lmtp_data_finish(l);
+			break;
+		}
+		/* RFC 3030 §2: "A 250 response MUST be sent to each
+		 * successful BDAT data block"; a failure is known now. */
+		lmtp_body_flush(l);
+		if (l->fail.code != 0)
+			lmtp_put(l, &l->fail);
+		else {
+			lmtp_reply_set(&r, R_OK);
+			(void)snprintf(r.text, sizeof(r.text),
+			    "%" PRIu64 " octets received", l->chunk_size);
+			lmtp_put(l, &r);
+		}
+		break;
+	case LMTP_CHUNK_REFUSE:
+		r = l->chunk_reply;
+		lmtp_emit(l, &r, l->chunk_canned);
+		break;
+	case LMTP_CHUNK_SILENT:
+		lmtp_txn_end(l, false);
+		break;
+	case LMTP_CHUNK_FAIL_ALL:
+		lmtp_reply_each(l);
+		lmtp_txn_end(l, false);
+		break;
+	case LMTP_CHUNK_NONE:
+		assert(!"chunk end without a chunk");
+		break;
+	}
+}
+
+/*
+ * The final dot, or the end of BDAT LAST: one reply per accepted
+ * recipient, in RCPT order (RFC 2033 §4.2, §4.3).
  */
 static void
 lmtp_data_finish(struct lmtp *l)
 {
 	struct lmtp_reply	r;
-	size_t			i;
 
 	lmtp_body_flush(l);
 	l->in_data = false;
@@ -967,6 +1420,20 @@ lmtp_data_finish(struct lmtp *l)
 	if (l->fail.code == 0 && (lmtp_class(r.code, 4) ||
 	    lmtp_class(r.code, 5)))
 		l->fail = r;
+	lmtp_reply_each(l);
+	lmtp_txn_end(l, false);
+}
+
+/*
+ * One reply per accepted recipient through deliver, l->fail when set;
+ * each flushed early when more follow (RFC 2033 §5).
+ */
+static void
+lmtp_reply_each(struct lmtp *l)
+{
+	struct lmtp_reply	r;
+	size_t			i;
+
 	/* A hook may end the session (lmtp_close) from inside the loop. */
 	for (i = 0; i < l->n_rcpts && !l->finished; i++) {
 		r = l->fail;
@@ -980,5 +1447,4 @@ lmtp_data_finish(struct lmtp *l)
 		if (i + 1 < l->n_rcpts && l->hooks.flush != NULL)
 			l->hooks.flush(l->ctx);
 	}
-	lmtp_txn_end(l, false);
 }

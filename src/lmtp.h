@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * lmtp: the LMTP engine (RFC 2033 over RFC 5321, with RFC 2920 pipelining,
- * 1870 SIZE, 6152 8BITMIME and 2034 enhanced status codes).  It is fed
- * bytes and produces reply bytes; it knows no sockets, files, clock or
- * settings beyond struct lmtp_limits.  Delivery is reached through hooks.
- * Input may be split at any byte; every complete command is answered, in
- * order, before lmtp_feed returns.
+ * 1870 SIZE, 6152 8BITMIME, 3030 CHUNKING, 6531 SMTPUTF8 and 2034 enhanced
+ * status codes; not BINARYMIME).  It is fed bytes and produces reply
+ * bytes; it knows no sockets, files, clock or settings beyond struct
+ * lmtp_limits.  Delivery is reached through hooks.  Input may be split at
+ * any byte; every complete command is answered, in order, before
+ * lmtp_feed returns.  Replies are always ASCII (RFC 6531 §3.7.4.2).
  */
 #ifndef LMTPD_LMTP_H
 #define LMTPD_LMTP_H
@@ -32,6 +33,13 @@ struct lmtp_limits {
 	const char	*hostname;	/* in the greeting and LHLO; copied */
 	uint64_t	 max_message_size;	/* octets; 0 = no limit */
 	size_t		 max_recipients;	/* per transaction; >= 1 */
+	/*
+	 * 421 4.7.0 after more than this many consecutive commands the
+	 * engine itself answered 500, 501, 502, 503, 504 or 555; 0 = no
+	 * limit.  A 2xx or 3xx reply ends the run; other replies (a hook's
+	 * 550 at RCPT, 452, 552, 554) neither count nor end it.
+	 */
+	unsigned	 max_bad_commands;
 };
 
 enum lmtp_body_type {
@@ -40,12 +48,18 @@ enum lmtp_body_type {
 	LMTP_BODY_8BITMIME,
 };
 
-/* The MAIL command's parameters (RFC 1870, 6152). */
+/* The MAIL command's parameters (RFC 1870, 6152, 6531). */
 struct lmtp_mail {
 	const struct addr	*from;
 	uint64_t		 size;		/* SIZE=, 0 when not given */
 	bool			 has_size;
 	enum lmtp_body_type	 body;
+	/*
+	 * SMTPUTF8 was given (RFC 6531 §3.4): UTF-8 addresses are allowed in
+	 * this transaction, and the Received line says "with UTF8LMTP"
+	 * (§3.7.3, §4.3).
+	 */
+	bool			 utf8;
 };
 
 /*
@@ -58,13 +72,18 @@ struct lmtp_mail {
  * rcpt	      RCPT TO passed syntax and limit checks.  When the reply left
  *	      is 2xx the recipient becomes accepted recipient number
  *	      lmtp_n_accepted() - 1 (0-based, in RCPT order).
- * data_begin DATA accepted (before 354); open the spool.  A refusal is
- *	      the reply to DATA, and the transaction stays as it was.
- * data_body  unstuffed message bytes, LF line ends, in order; returns 0, or
- *	      -1 to fail the message (sticky: read on to the end, then 451
+ * data_begin DATA accepted (before 354), or the first BDAT of a
+ *	      transaction; open the spool.  A refusal is the reply to DATA,
+ *	      and the transaction stays as it was.  For BDAT the chunk is
+ *	      read and dropped; a refusal is the reply to that BDAT (to BDAT
+ *	      LAST: one per accepted recipient, and the transaction ends), and
+ *	      every later BDAT of the transaction gets it too (RFC 3030 §2).
+ * data_body  message bytes, LF line ends, in order: unstuffed after DATA,
+ *	      as sent (no unstuffing, CRLF as LF) in BDAT chunks; returns 0,
+ *	      or -1 to fail the message (sticky: read on to the end, then 451
  *	      4.3.0 for every recipient).
- * data_end   the final dot was seen; a refusal (4xx/5xx) answers every
- *	      recipient with it.
+ * data_end   the final dot, or the end of the BDAT LAST chunk, was seen; a
+ *	      refusal (4xx/5xx) answers every recipient with it.
  * deliver    once per accepted recipient, in RCPT order.  On entry
  *	      reply->code is 0 when the copy should be written now; the hook
  *	      fills the reply.  A non-zero code on entry means the engine has
@@ -116,10 +135,18 @@ void		 lmtp_output_done(struct lmtp *, size_t n);
 
 /* True after QUIT or a 421: send the output, then close. */
 bool		 lmtp_finished(const struct lmtp *);
-/* True while message data (after 354) is being received. */
+/*
+ * True while message data is being received: after 354, or while the
+ * octets of a BDAT chunk are outstanding.
+ */
 bool		 lmtp_in_data(const struct lmtp *);
 /* True when no transaction is open (no MAIL given, or it ended). */
 bool		 lmtp_idle(const struct lmtp *);
+/*
+ * True when the engine finished because of max_bad_commands (421 4.7.0),
+ * so that the caller can log why.
+ */
+bool		 lmtp_closed_for_errors(const struct lmtp *);
 
 /*
  * Ends the session with 421: text names why, e.g. "4.4.2" "timeout" or

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "master.h"
 #include "perms.h"
+#include "status.h"
 #include "util.h"
 
 #ifndef SYSCONFDIR
@@ -33,9 +34,10 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: lmtpd [-ftvV] [-c file]\n"
+	fprintf(f, "usage: lmtpd [-fstvV] [-c file]\n"
 	    "  -c file  configuration file (default %s)\n"
 	    "  -f       stay in the foreground, log to stderr\n"
+	    "  -s       print the running daemon's status and exit\n"
 	    "  -t       check the configuration and exit\n"
 	    "  -v       verbose logging\n"
 	    "  -V       print the version and exit\n", DEFAULT_CONF);
@@ -115,26 +117,62 @@ prepare_spool(const struct conf *conf)
 	}
 }
 
+/*
+ * The status socket is a convenience: one that cannot be opened costs a
+ * warning.  metrics_listen was asked for explicitly: failing it is fatal.
+ */
+static void
+open_status_listeners(const struct conf *conf, struct listener *stat_out,
+    struct listener *metrics_out)
+{
+	struct conf_listen	cl;
+	char			err[1024], spec[128];
+
+	memset(stat_out, 0, sizeof(*stat_out));
+	memset(metrics_out, 0, sizeof(*metrics_out));
+	stat_out->fd = metrics_out->fd = -1;
+	if (conf->status_socket[0] != '\0') {
+		memset(&cl, 0, sizeof(cl));
+		cl.kind = CONF_LISTEN_UNIX;
+		snprintf(spec, sizeof(spec), "unix:%s", conf->status_socket);
+		cl.spec = spec;
+		cl.path = conf->status_socket;
+		if (listener_open(&cl, conf, stat_out, err, sizeof(err)) ==
+		    -1) {
+			log_warnx("%s; lmtpd -s will not answer", err);
+			stat_out->fd = -1;
+		}
+	}
+	if (conf->metrics.spec != NULL && listener_open(&conf->metrics, conf,
+	    metrics_out, err, sizeof(err)) == -1)
+		log_fatalx(EX_UNAVAILABLE, "metrics_listen: %s", err);
+}
+
 int
 main(int argc, char *argv[])
 {
 	const char	*conf_path = NULL;
 	bool		 foreground = false, test_only = false;
+	bool		 status_only = false;
 	bool		 verbose = false;
 	struct conf	*conf;
 	struct listener	*ls;
 	char		 err[1024];
 	char		*pid_file;
+	struct listener	 stat_l, metrics_l;
 	size_t		 n_ls;
 	int		 ch, status;
 
-	while ((ch = getopt(argc, argv, "c:fhtvV")) != -1) {
+	while ((ch = getopt(argc, argv, "c:fhstvV")) != -1) {
 		switch (ch) {
 		case 'c':
 			conf_path = optarg;
 			break;
 		case 'f':
 			foreground = true;
+			break;
+		case 's':
+			status_only = true;
 			break;
 		case 't':
 			test_only = true;
@@ -166,6 +204,20 @@ main(int argc, char *argv[])
 		fprintf(stderr, "lmtpd: %s\n", err);
 		return test_only ? 1 : EX_CONFIG;
 	}
+	if (status_only) {
+		if (conf->status_socket[0] == '\0') {
+			fprintf(stderr, "lmtpd: no status_socket is "
+			    "configured\n");
+			return 1;
+		}
+		if (status_query(conf->status_socket, err, sizeof(err)) ==
+		    -1) {
+			fprintf(stderr, "lmtpd: %s\n", err);
+			return 1;
+		}
+		conf_free(conf);
+		return 0;
+	}
 	if (perms_check(conf, err, sizeof(err)) == -1) {
 		fprintf(stderr, "lmtpd: %s\n", err);
 		conf_free(conf);
@@ -187,6 +239,7 @@ main(int argc, char *argv[])
 	ls = listener_open_set(conf, &n_ls, err, sizeof(err));
 	if (ls == NULL)
 		log_fatalx(EX_UNAVAILABLE, "%s", err);
+	open_status_listeners(conf, &stat_l, &metrics_l);
 	prepare_spool(conf);
 	if (!foreground)
 		daemonize();
@@ -197,7 +250,10 @@ main(int argc, char *argv[])
 		log_debug("running as uid %ld", (long)geteuid());
 
 	pid_file = xstrdup(conf->pid_file);
-	status = master_run(conf, conf_path, ls, n_ls);
+	status = master_run(conf, conf_path, ls, n_ls, stat_l.fd,
+	    metrics_l.fd);
+	listener_close(&stat_l);
+	listener_close(&metrics_l);
 	/* Best effort: after dropping root the directory may not let us. */
 	if (pid_file[0] != '\0')
 		unlink(pid_file);

@@ -31,6 +31,8 @@
 #include "listener.h"
 #include "log.h"
 #include "master.h"
+#include "stats.h"
+#include "status.h"
 #include "notify.h"
 #include "util.h"
 #include "worker.h"
@@ -41,6 +43,7 @@
 #define MASTER_CULL_MS		1000	/* how long a surplus lasts */
 #define MASTER_FORK_RETRY_MS	1000
 #define MASTER_KILL_GRACE_MS	5000	/* SIGKILL to giving up */
+#define MASTER_STATUS_RESPAWN_MS 1000	/* a dead status process */
 #define MASTER_STATUS_MS	1000	/* between STATUS= updates */
 
 enum child_state {
@@ -76,6 +79,10 @@ struct master {
 	char			 status[128];	/* last STATUS= sent */
 	int64_t			 status_ms;
 	sigset_t		 waitmask;
+	int			 stat_fd;	/* status socket, or -1 */
+	int			 metrics_fd;	/* metrics_listen, or -1 */
+	pid_t			 status_pid;	/* the status process, or 0 */
+	int64_t			 status_after_ms;	/* respawn it then */
 };
 
 static volatile sig_atomic_t	got_chld, got_hup, got_term, got_usr1;
@@ -256,6 +263,69 @@ master_read_status(struct master *m)
 	}
 }
 
+static void
+master_close_status_fds(struct master *m)
+{
+	if (m->stat_fd != -1)
+		close(m->stat_fd);
+	if (m->metrics_fd != -1)
+		close(m->metrics_fd);
+}
+
+/*
+ * Keeps the status process (status socket, metrics) running when there
+ * is anything for it to serve; lowers *wake_ms to a pending respawn.
+ */
+static void
+master_status_process(struct master *m, int64_t now, int64_t *wake_ms)
+{
+	size_t	i;
+	pid_t	pid;
+
+	if ((m->stat_fd == -1 && m->metrics_fd == -1) || m->status_pid != 0)
+		return;
+	if (now < m->status_after_ms) {
+		if (*wake_ms == -1 || *wake_ms > m->status_after_ms)
+			*wake_ms = m->status_after_ms;
+		return;
+	}
+	pid = fork();
+	if (pid == -1) {
+		log_warn("fork (status process)");
+		m->status_after_ms = now + MASTER_STATUS_RESPAWN_MS;
+		return;
+	}
+	if (pid == 0) {
+		close(m->status_rd);
+		close(m->status_wr);
+		for (i = 0; i < m->n_ls; i++)
+			if (m->ls[i].fd != -1)
+				close(m->ls[i].fd);
+		status_main(m->stat_fd, m->metrics_fd);
+	}
+	m->status_pid = pid;
+}
+
+/* The pool gauges the status view and the metrics show. */
+static void
+master_gauges(const struct master *m)
+{
+	size_t	i, starting = 0, idle = 0, busy = 0;
+
+	for (i = 0; i < m->n_children; i++) {
+		if (m->children[i].state == CHILD_STARTING)
+			starting++;
+		else if (m->children[i].state == CHILD_BUSY)
+			busy++;
+		else
+			idle++;
+	}
+	stats_set(STATS_POOL_STARTING, starting);
+	stats_set(STATS_POOL_IDLE, idle);
+	stats_set(STATS_POOL_BUSY, busy);
+	stats_set(STATS_POOL_MAX, m->conf->max_children);
+}
+
 /* Forks one child.  Returns 0, or -1 when fork fails (logged). */
 static int
 master_spawn(struct master *m, int64_t now)
@@ -277,8 +347,10 @@ master_spawn(struct master *m, int64_t now)
 	if (pid == 0) {
 		/* Only the master reads status; EOF must mean it is gone. */
 		close(m->status_rd);
+		master_close_status_fds(m);
 		worker_main(m->conf, m->ls, m->n_ls, m->status_wr);
 	}
+	stats_add(STATS_CHILDREN_STARTED, 1);
 	c = &m->children[m->n_children++];
 	c->pid = pid;
 	c->state = CHILD_STARTING;
@@ -303,12 +375,26 @@ master_reap(struct master *m)
 			continue;
 		if (pid <= 0)
 			return;
+		if (pid == m->status_pid) {
+			/* Not a worker: bring it back, without hurry. */
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+				log_debug("status process %ld exited",
+				    (long)pid);
+			else
+				log_warnx("status process %ld died (wait "
+				    "status %d)", (long)pid, status);
+			m->status_pid = 0;
+			m->status_after_ms = now_ms() + MASTER_STATUS_RESPAWN_MS;
+			continue;
+		}
 		c = child_find(m, pid);
 		if (c == NULL)
 			continue;	/* not a worker of ours */
 		now = now_ms();
 		lived = now - c->start_ms;
 		abnormal = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+		if (abnormal)
+			stats_add(STATS_CHILDREN_FAILED, 1);
 		if (WIFSIGNALED(status))
 			log_warnx("child %ld killed by signal %d", (long)pid,
 			    WTERMSIG(status));
@@ -584,6 +670,8 @@ master_shutdown(struct master *m)
 	for (i = 0; i < m->n_ls; i++)
 		listener_close(&m->ls[i]);
 	master_signal_all(m, SIGTERM);
+	if (m->status_pid != 0)
+		(void)kill(m->status_pid, SIGTERM);
 	deadline = now_ms() + (int64_t)m->conf->shutdown_timeout * 1000;
 
 	for (;;) {
@@ -614,11 +702,17 @@ master_shutdown(struct master *m)
 		/* Keep the pipe empty, or ppoll() would not sleep. */
 		master_read_status(m);
 	}
+	/* It holds no mail: it need not outlast the workers. */
+	if (m->status_pid != 0) {
+		(void)kill(m->status_pid, SIGKILL);
+		(void)waitpid(m->status_pid, NULL, 0);
+		m->status_pid = 0;
+	}
 }
 
 int
 master_run(struct conf *conf, const char *conf_path, struct listener *ls,
-    size_t n)
+    size_t n, int stat_fd, int metrics_fd)
 {
 	struct master		m;
 	struct sigaction	old[N_MASTER_SIGS];
@@ -636,6 +730,8 @@ master_run(struct conf *conf, const char *conf_path, struct listener *ls,
 	m.n_ls = n;
 	m.status_rd = m.status_wr = -1;
 	m.surplus_ms = -1;
+	m.stat_fd = stat_fd;
+	m.metrics_fd = metrics_fd;
 	for (i = 0; i < n; i++)
 		if (ls[i].inherited)
 			m.inherited = true;
@@ -666,7 +762,11 @@ master_run(struct conf *conf, const char *conf_path, struct listener *ls,
 
 	/* The listeners queue connections already; now someone accepts. */
 	wake = -1;
+	if (stats_init() == -1)
+		log_warn("shared counters: lmtpd -s and metrics show nothing");
 	master_maintain(&m, now_ms(), &wake);
+	master_status_process(&m, now_ms(), &wake);
+	master_gauges(&m);
 	notify_ready();
 
 	for (;;) {
@@ -690,6 +790,8 @@ master_run(struct conf *conf, const char *conf_path, struct listener *ls,
 		master_read_status(&m);
 		wake = -1;
 		master_maintain(&m, now_ms(), &wake);
+		master_status_process(&m, now_ms(), &wake);
+		master_gauges(&m);
 		master_status(&m, now_ms(), &wake);
 		if (master_wait(&m, wake) == -1) {
 			log_warn("ppoll");

@@ -18,9 +18,11 @@
 /*
  * Runs the pool until stopped.  conf is owned by the master from here on
  * (replaced on reload); conf_path is the file to re-read on SIGHUP (NULL:
- * defaults).  Returns the process exit status (0 on a clean stop).
+ * defaults).  stat_fd and metrics_fd are listening sockets for the status
+ * process (status.h), or -1; the caller closes them afterwards.  Returns
+ * the process exit status (0 on a clean stop).
  */
 int	master_run(struct conf *conf, const char *conf_path,
-	    struct listener *ls, size_t n);
+	    struct listener *ls, size_t n, int stat_fd, int metrics_fd);
 
 #endif

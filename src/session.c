@@ -27,6 +27,7 @@
 #include "maildir.h"
 #include "recipient.h"
 #include "session.h"
+#include "stats.h"
 #include "trace.h"
 #include "util.h"
 
@@ -46,6 +47,7 @@ struct txn {
 	size_t			 cap_rcpts;
 	int			 spool_fd;
 	off_t			 spool_len;
+	bool			 utf8;		/* MAIL had SMTPUTF8 */
 };
 
 struct session {
@@ -56,6 +58,9 @@ struct session {
 	struct lmtp		*lmtp;
 	char			 peer[INET6_ADDRSTRLEN + 3];
 	bool			 dead;	/* the client is gone or timed out */
+	bool			 data_ended;	/* in this feed */
+	bool			 command_in_feed;	/* likewise */
+	int64_t			 deadline_ms;	/* for the client's next step */
 	size_t			 traced;	/* output bytes logged by -v */
 	struct txn		 txn;
 	char			*inbuf;
@@ -72,6 +77,15 @@ elapsed(const struct timespec *since)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (double)(now.tv_sec - since->tv_sec) +
 	    (double)(now.tv_nsec - since->tv_nsec) / 1e9;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* A queue id unique across children: time, pid and a counter, in hex. */
@@ -96,6 +110,7 @@ txn_reset(struct txn *t)
 	t->spool_len = 0;
 	t->n_rcpts = 0;
 	t->open = false;
+	t->utf8 = false;
 	t->queue_id[0] = '\0';
 	t->sender[0] = '\0';
 }
@@ -109,6 +124,7 @@ hook_mail(void *ctx, const struct lmtp_mail *m, struct lmtp_reply *r)
 	txn_reset(&s->txn);
 	make_queue_id(s->txn.queue_id, sizeof(s->txn.queue_id));
 	util_strlcpy(s->txn.sender, m->from->text, sizeof(s->txn.sender));
+	s->txn.utf8 = m->utf8;
 	clock_gettime(CLOCK_MONOTONIC, &s->txn.start);
 	s->txn.open = true;
 }
@@ -133,6 +149,7 @@ hook_rcpt(void *ctx, const struct addr *to, struct lmtp_reply *r)
 		snprintf(lead, sizeof(lead), "reject: RCPT from %s: %u %s %s",
 		    s->peer, r->code, r->esc, r->text);
 		log_event(t->queue_id, lead, f, 2, NULL);
+		stats_add(STATS_REJECTED, 1);
 		return;
 	}
 	if (t->n_rcpts == t->cap_rcpts) {
@@ -195,6 +212,8 @@ hook_data_end(void *ctx, struct lmtp_reply *r)
 
 	(void)r;
 	log_event(s->txn.queue_id, NULL, f, 3, NULL);
+	stats_add(STATS_MESSAGES, 1);
+	s->data_ended = true;
 }
 
 static void
@@ -222,6 +241,10 @@ log_result(struct session *s, const struct recipient *rcpt,
 	    .s = r->code < 300 ? "sent" : r->code < 500 ? "deferred" :
 	    "bounced" };
 	log_event(s->txn.queue_id, NULL, f, n, detail);
+	stats_add(r->code < 300 ? STATS_SENT : r->code < 500 ?
+	    STATS_DEFERRED : STATS_BOUNCED, 1);
+	if (r->code < 300)
+		stats_add(STATS_BYTES, (uint64_t)size);
 }
 
 static void
@@ -268,6 +291,7 @@ hook_deliver(void *ctx, size_t idx, const struct addr *to,
 	tr.hostname = s->conf->hostname;
 	tr.queue_id = t->queue_id;
 	tr.when = time(NULL);
+	tr.utf8 = t->utf8;
 	hdr_len = trace_format(&tr, hdr, sizeof(hdr));
 	if (hdr_len == -1) {
 		set_reply(r, 451, "4.3.0", "temporary local problem");
@@ -316,6 +340,8 @@ hook_command(void *ctx, const char *line)
 	struct session	*s = ctx;
 
 	log_debug("%s < %s", s->peer, line);
+	s->deadline_ms = now_ms() + (int64_t)s->conf->command_timeout * 1000;
+	s->command_in_feed = true;
 }
 
 static const struct lmtp_hooks session_hooks = {
@@ -331,16 +357,21 @@ static const struct lmtp_hooks session_hooks = {
 };
 
 /*
- * Waits for events on the socket for at most timeout seconds, taking the
+ * Waits for events on the socket for at most timeout_ms, taking the
  * caller's signals meanwhile.  Returns 1 when ready, 0 on timeout, -1 on
  * a signal (EINTR) or error.
  */
 static int
-session_wait(struct session *s, short events, unsigned timeout)
+session_wait(struct session *s, short events, int64_t timeout_ms)
 {
 	struct pollfd	pfd = { .fd = s->fd, .events = events };
-	struct timespec	ts = { .tv_sec = (time_t)timeout };
+	struct timespec	ts;
 	int		n;
+
+	if (timeout_ms < 0)
+		timeout_ms = 0;
+	ts.tv_sec = (time_t)(timeout_ms / 1000);
+	ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
 
 	n = ppoll(&pfd, 1, &ts, s->waitmask);
 	if (n == -1)
@@ -392,7 +423,7 @@ session_flush(struct session *s)
 			continue;
 		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			ready = session_wait(s, POLLOUT,
-			    s->conf->command_timeout);
+			    (int64_t)s->conf->command_timeout * 1000);
 			if (ready == 1 || (ready == -1 && errno == EINTR))
 				continue;
 			log_info("timeout sending to %s", s->peer);
@@ -419,11 +450,35 @@ describe_peer(const struct sockaddr *sa, socklen_t len, char *out,
 	snprintf(out, cap, "[%s]", host);
 }
 
+/*
+ * The timeouts are deadlines, not idle timers, so a client trickling a
+ * byte at a time cannot hold a child: a command must be complete within
+ * command_timeout of the previous one (or of the end of the data), and
+ * the whole message within data_timeout of the 354.
+ */
+static void
+session_deadline_after_feed(struct session *s, bool was_in_data)
+{
+	bool	in_data = lmtp_in_data(s->lmtp);
+
+	/* Data (after 354, or a BDAT chunk) only ever starts at a command. */
+	if (in_data && (!was_in_data || s->data_ended || s->command_in_feed))
+		s->deadline_ms = now_ms() +
+		    (int64_t)s->conf->data_timeout * 1000;
+	else if (!in_data && (s->data_ended ||
+	    (was_in_data && !s->command_in_feed)))
+		s->deadline_ms = now_ms() +
+		    (int64_t)s->conf->command_timeout * 1000;
+	s->data_ended = false;
+	s->command_in_feed = false;
+}
+
 static void
 session_loop(struct session *s)
 {
 	ssize_t	n;
 	size_t	pending;
+	bool	was_in_data;
 	int	ready;
 
 	for (;;) {
@@ -435,7 +490,9 @@ session_loop(struct session *s)
 		}
 		n = recv(s->fd, s->inbuf, SESSION_READ_SIZE, 0);
 		if (n > 0) {
+			was_in_data = lmtp_in_data(s->lmtp);
 			lmtp_feed(s->lmtp, s->inbuf, (size_t)n);
+			session_deadline_after_feed(s, was_in_data);
 			lmtp_output(s->lmtp, &pending);
 			if (pending > SESSION_OUTPUT_HIGH)
 				session_flush(s);
@@ -460,8 +517,7 @@ session_loop(struct session *s)
 		/* RFC 2920 §3.2: the input ran dry, so answer now. */
 		if (session_flush(s) == -1)
 			break;
-		ready = session_wait(s, POLLIN, lmtp_in_data(s->lmtp) ?
-		    s->conf->data_timeout : s->conf->command_timeout);
+		ready = session_wait(s, POLLIN, s->deadline_ms - now_ms());
 		if (ready == 0) {
 			log_info("timeout after %s from %s",
 			    lmtp_in_data(s->lmtp) ? "DATA" : "command",
@@ -472,6 +528,9 @@ session_loop(struct session *s)
 			break;
 		}
 	}
+	if (lmtp_closed_for_errors(s->lmtp))
+		log_info("too many errors from %s (max_bad_commands %u), "
+		    "closing", s->peer, s->conf->max_bad_commands);
 	if (!s->dead)
 		session_flush(s);
 }
@@ -491,6 +550,7 @@ session_refused(struct session *s, const struct sockaddr *peer)
 	    access_allowed(s->conf->allow, s->conf->n_allow, peer))
 		return false;
 	log_info("reject: connect from %s: not in allow", s->peer);
+	stats_add(STATS_REFUSED, 1);
 	n = snprintf(reply, sizeof(reply), "421 4.7.0 %s access denied\r\n",
 	    s->conf->hostname);
 	if (n > 0 && (size_t)n < sizeof(reply))
@@ -522,10 +582,13 @@ session_run(int fd, const struct sockaddr *peer, socklen_t peer_len,
 		return;
 	}
 	log_info("connect from %s", s.peer);
+	stats_add(STATS_CONNECTIONS, 1);
 
 	limits.hostname = conf->hostname;
 	limits.max_message_size = conf->max_message_size;
 	limits.max_recipients = conf->max_recipients;
+	limits.max_bad_commands = conf->max_bad_commands;
+	s.deadline_ms = now_ms() + (int64_t)conf->command_timeout * 1000;
 	s.lmtp = lmtp_new(&limits, &session_hooks, &s);
 	session_loop(&s);
 	lmtp_free(s.lmtp);

@@ -42,6 +42,19 @@ stats_init(void)
 }
 
 void
+stats_reset(void)
+{
+	size_t	i;
+
+	if (stats_region == NULL)
+		return;
+	for (i = 0; i < STATS_N_COUNTERS; i++)
+		atomic_store(&stats_region->counters[i], 0);
+	for (i = 0; i < STATS_N_GAUGES; i++)
+		atomic_store(&stats_region->gauges[i], 0);
+}
+
+void
 stats_add(enum stats_counter c, uint64_t n)
 {
 	if (stats_region != NULL)

@@ -41,6 +41,9 @@ enum stats_gauge {
  */
 int	stats_init(void);
 
+/* Zeroes every counter and gauge (the unit tests share one process). */
+void	stats_reset(void);
+
 void	stats_add(enum stats_counter, uint64_t n);
 void	stats_set(enum stats_gauge, uint64_t v);
 uint64_t stats_get(enum stats_counter);

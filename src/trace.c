@@ -107,7 +107,9 @@ trace_format(const struct trace *t, char *out, size_t cap)
 	put(&o, t->peer, true);
 	put(&o, ")\n\tby ", false);
 	put(&o, t->hostname, true);
-	put(&o, " (lmtpd) with LMTP id ", false);
+	/* RFC 6531 §3.7.3, §4.3: the WITH type when SMTPUTF8 was used */
+	put(&o, t->utf8 ? " (lmtpd) with UTF8LMTP id " :
+	    " (lmtpd) with LMTP id ", false);
 	put(&o, t->queue_id, true);
 	put(&o, "\n\tfor <", false);
 	put(&o, t->recipient, true);

@@ -8,6 +8,7 @@
 #ifndef LMTPD_TRACE_H
 #define LMTPD_TRACE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -19,6 +20,7 @@ struct trace {
 	const char	*hostname;	/* ours */
 	const char	*queue_id;
 	time_t		 when;
+	bool		 utf8;		/* SMTPUTF8: "with UTF8LMTP" */
 };
 
 /*

@@ -77,12 +77,17 @@ def all_pids():
     return [int(d) for d in os.listdir("/proc") if d.isdigit()]
 
 
-def children_of(pid):
-    """Live (non-zombie) children of pid."""
+STATUS_COMM = "lmtpd-status"   # the status process names itself so
+
+
+def children_of(pid, with_status=False):
+    """Live (non-zombie) children of pid: the pool's workers, and the
+    status process too when with_status."""
     out = []
     for p in all_pids():
         st = proc_stat(p)
-        if st is not None and st[2] == pid and st[1] != "Z":
+        if st is not None and st[2] == pid and st[1] != "Z" and \
+                (with_status or st[0] != STATUS_COMM):
             out.append(p)
     return out
 
@@ -316,6 +321,7 @@ class Daemon:
             "maildir": os.path.join(self.mail, "%d/%n/Maildir"),
             "spool_dir": self.spool,
             "pid_file": self.pid_path,
+            "status_socket": os.path.join(self.dir, "status.sock"),
             "log_target": "stderr",
             "min_spare": 2,
             "max_spare": 4,
@@ -822,7 +828,7 @@ class TestRecipients(LMTPDTestCase):
                          ["alice", "bob"])
         top = set(os.listdir(self.d.dir))
         self.assertTrue(top <= {"mail", "spool", "lmtpd.conf", "lmtpd.log",
-                                "lmtpd.pid", "lmtp.sock"}, top)
+                                "lmtpd.pid", "lmtp.sock", "status.sock"}, top)
 
 
 class TestUsersFile(LMTPDTestCase):

@@ -26,6 +26,7 @@ main(void)
 	srunner_add_suite(sr, perms_suite());
 	srunner_add_suite(sr, recipient_suite());
 	srunner_add_suite(sr, stats_suite());
+	srunner_add_suite(sr, status_suite());
 	srunner_add_suite(sr, trace_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -17,6 +17,7 @@ Suite	*maildir_suite(void);
 Suite	*perms_suite(void);
 Suite	*recipient_suite(void);
 Suite	*stats_suite(void);
+Suite	*status_suite(void);
 Suite	*trace_suite(void);
 
 #endif

@@ -375,6 +375,23 @@ static const struct local_case locals[] = {
 	{ "a\nb", ADDR_LOCAL_CONTROL },
 	{ "a\x7f", ADDR_LOCAL_CONTROL },
 	{ "\x1f/..", ADDR_LOCAL_CONTROL },	/* control comes first */
+	/* C1 controls (U+0080-U+009F) and ill-formed UTF-8 */
+	{ "a\xc2\x80", ADDR_LOCAL_CONTROL },
+	{ "\xc2\x85x", ADDR_LOCAL_CONTROL },	/* NEL */
+	{ "a\xc2\x9f", ADDR_LOCAL_CONTROL },
+	{ "a\xc2\xa0", ADDR_LOCAL_SAFE },	/* NBSP: not a control */
+	{ "\xe7\x94\xa8\xe6\x88\xb7", ADDR_LOCAL_SAFE },
+	{ "\xf0\x9f\x98\x80", ADDR_LOCAL_SAFE },
+	{ "a\xff", ADDR_LOCAL_BAD_UTF8 },
+	{ "a\x80", ADDR_LOCAL_BAD_UTF8 },
+	{ "a\xc0\xaf", ADDR_LOCAL_BAD_UTF8 },	/* overlong '/' */
+	{ "\xc0\xae\xc0\xae", ADDR_LOCAL_BAD_UTF8 },	/* overlong ".." */
+	{ "a\xed\xa0\x80", ADDR_LOCAL_BAD_UTF8 },	/* surrogate */
+	{ "a\xc3", ADDR_LOCAL_BAD_UTF8 },	/* truncated */
+	{ "\xc3\x28", ADDR_LOCAL_BAD_UTF8 },
+	{ "\xff/", ADDR_LOCAL_BAD_UTF8 },	/* before slash */
+	{ "\xc2\x85\xff", ADDR_LOCAL_CONTROL },	/* the first problem */
+	{ "\xff\x01", ADDR_LOCAL_BAD_UTF8 },
 	{ A64 "/", ADDR_LOCAL_SLASH },		/* before long */
 	{ A64 "..", ADDR_LOCAL_DOT },
 };

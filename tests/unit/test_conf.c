@@ -127,6 +127,7 @@ check_defaults(const struct conf *c, bool with_pid_file)
 	ck_assert_str_eq(c->spool_dir, "/var/tmp");
 	ck_assert_uint_eq(c->max_message_size, 52428800);
 	ck_assert_uint_eq(c->max_recipients, 1000);
+	ck_assert_uint_eq(c->max_bad_commands, 20);
 	ck_assert_uint_eq(c->command_timeout, 300);
 	ck_assert_uint_eq(c->data_timeout, 600);
 	ck_assert_uint_eq(c->shutdown_timeout, 30);
@@ -136,8 +137,12 @@ check_defaults(const struct conf *c, bool with_pid_file)
 	ck_assert_uint_eq(c->max_requests, 1000);
 	ck_assert_str_eq(c->log_target, "syslog");
 	ck_assert_str_eq(c->log_facility, "mail");
-	if (with_pid_file)
+	if (with_pid_file) {
 		ck_assert_str_eq(c->pid_file, RUNSTATEDIR "/lmtpd.pid");
+		ck_assert_str_eq(c->status_socket,
+		    RUNSTATEDIR "/lmtpd.status");
+	}
+	ck_assert_ptr_null(c->metrics.spec);
 }
 
 START_TEST(test_defaults)
@@ -195,6 +200,7 @@ START_TEST(test_every_option)
 	    "spool_dir = \"/var/spool/lmtpd\"\n"
 	    "max_message_size = 10m\n"
 	    "max_recipients = 50\n"
+	    "max_bad_commands = 0\n"
 	    "command_timeout = 120\n"
 	    "data_timeout = 900\n"
 	    "shutdown_timeout = 5\n"
@@ -205,7 +211,9 @@ START_TEST(test_every_option)
 	    "log_target = \"stderr\"\n"
 	    "log_facility = \"local3\"\n"
 	    "log_format = \"json\"\n"
-	    "pid_file = \"/run/lmtpd/lmtpd.pid\"\n", users);
+	    "pid_file = \"/run/lmtpd/lmtpd.pid\"\n"
+	    "status_socket = \"/run/lmtpd/status.sock\"\n"
+	    "metrics_listen = \"inet:127.0.0.1:9124\"\n", users);
 	c = load_ok(text);
 	ck_assert_uint_eq(c->n_allow, 3);
 	ck_assert_uint_eq(c->allow[0].prefix, 8);
@@ -240,6 +248,7 @@ START_TEST(test_every_option)
 	ck_assert_str_eq(c->spool_dir, "/var/spool/lmtpd");
 	ck_assert_uint_eq(c->max_message_size, 10 * 1024 * 1024);
 	ck_assert_uint_eq(c->max_recipients, 50);
+	ck_assert_uint_eq(c->max_bad_commands, 0);
 	ck_assert_uint_eq(c->command_timeout, 120);
 	ck_assert_uint_eq(c->data_timeout, 900);
 	ck_assert_uint_eq(c->shutdown_timeout, 5);
@@ -250,6 +259,10 @@ START_TEST(test_every_option)
 	ck_assert_str_eq(c->log_target, "stderr");
 	ck_assert_str_eq(c->log_facility, "local3");
 	ck_assert_str_eq(c->pid_file, "/run/lmtpd/lmtpd.pid");
+	ck_assert_str_eq(c->status_socket, "/run/lmtpd/status.sock");
+	ck_assert_str_eq(c->metrics.spec, "inet:127.0.0.1:9124");
+	ck_assert_str_eq(c->metrics.host, "127.0.0.1");
+	ck_assert_str_eq(c->metrics.port, "9124");
 	conf_free(c);
 }
 END_TEST
@@ -381,6 +394,12 @@ static const struct {
 	{ "postmaster = \".root@localhost\"\n", 1, "postmaster" },
 	{ "spool_dir = \"tmp\"\n", 1, "spool_dir" },
 	{ "pid_file = \"lmtpd.pid\"\n", 1, "pid_file" },
+	{ "status_socket = \"status.sock\"\n", 1, "status_socket" },
+	{ "metrics_listen = \"unix:/run/m.sock\"\n", 1, "metrics_listen" },
+	{ "metrics_listen = \"inet:127.0.0.1:99999\"\n", 1,
+	    "metrics_listen" },
+	{ "listen = {\"inet:127.0.0.1:24\"}\n"
+	    "metrics_listen = \"inet:127.0.0.1:24\"\n", 2, "metrics_listen" },
 	{ "users_file = \"users\"\n", 1, "users_file" },
 	/* numbers */
 	{ "max_message_size = -1\n", 1, "max_message_size" },
@@ -391,6 +410,8 @@ static const struct {
 	{ "max_recipients = 0\n", 1, "max_recipients" },
 	{ "max_recipients = 100001\n", 1, "max_recipients" },
 	{ "max_recipients = 10k\n", 1, "max_recipients" },
+	{ "max_bad_commands = -1\n", 1, "max_bad_commands" },
+	{ "max_bad_commands = 100001\n", 1, "max_bad_commands" },
 	{ "command_timeout = 0\n", 1, "command_timeout" },
 	{ "data_timeout = 86401\n", 1, "data_timeout" },
 	{ "shutdown_timeout = 3601\n", 1, "shutdown_timeout" },
@@ -575,6 +596,9 @@ static const struct {
 	{ "alice@\n", 1 },
 	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    "@example.org\n", 1 },
+	/* the RCPT rule: C1 controls and ill-formed UTF-8 are unsafe */
+	{ "alice@example.org\na\xc2\x85@example.org\n", 2 },
+	{ "a\xc0\xaf@example.org\n", 1 },
 };
 
 START_TEST(test_users_file_bad_line)

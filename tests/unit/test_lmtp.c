@@ -28,7 +28,8 @@ enum feed_mode {
 #define GREETING	"220 mx.test LMTP lmtpd ready\r\n"
 #define LHLO_REPLY							\
 	"250-mx.test\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n"	\
-	"250-8BITMIME\r\n250 SIZE 10000\r\n"
+	"250-8BITMIME\r\n250-CHUNKING\r\n250-SMTPUTF8\r\n"		\
+	"250 SIZE 10000\r\n"
 #define OK		"250 2.0.0 ok\r\n"
 #define SENDER_OK	"250 2.1.0 sender ok\r\n"
 #define RCPT_OK		"250 2.1.5 recipient ok\r\n"
@@ -41,6 +42,7 @@ enum feed_mode {
 			"message size\r\n"
 #define DATA_LINE	"554 5.5.2 line too long\r\n"
 #define LINE_LONG	"500 5.5.2 line too long\r\n"
+#define UNKNOWN		"500 5.5.1 command unrecognized\r\n"
 
 /* LHLO, MAIL and the replies to them. */
 #define OPEN		"LHLO client.test\r\nMAIL FROM:<s@example.org>\r\n"
@@ -318,7 +320,7 @@ START_TEST(test_lhlo_size_zero)
 	feed(&f, "LHLO c\r\n", _i);
 	ck_assert_str_eq(str(&f.out), GREETING "250-mx.test\r\n"
 	    "250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n"
-	    "250 SIZE 0\r\n");
+	    "250-CHUNKING\r\n250-SMTPUTF8\r\n250 SIZE 0\r\n");
 	fake_done(&f);
 }
 END_TEST
@@ -411,8 +413,8 @@ static const struct {
 	{ PRE_NONE, "RSET", "250 2.0.0 ok" },
 	{ PRE_NONE, "VRFY someone", "252 2.5.0 cannot verify, send some mail" },
 	{ PRE_NONE, "VRFY", "501 5.5.4 VRFY needs an address" },
-	{ PRE_NONE, "HELP", "214 2.0.0 commands: LHLO MAIL RCPT DATA RSET "
-	    "NOOP VRFY HELP QUIT" },
+	{ PRE_NONE, "HELP", "214 2.0.0 commands: LHLO MAIL RCPT DATA BDAT "
+	    "RSET NOOP VRFY HELP QUIT" },
 	{ PRE_NONE, "QUIT", "221 2.0.0 bye" },
 	{ PRE_NONE, "HELO client.test", "500 5.5.1 this is LMTP, use LHLO" },
 	{ PRE_NONE, "EHLO client.test", "500 5.5.1 this is LMTP, use LHLO" },
@@ -474,8 +476,73 @@ static const struct {
 	    "501 5.5.4 duplicate parameter" },
 	{ PRE_LHLO, "MAIL FROM:<a@example.org> AUTH=<>",
 	    "555 5.5.4 unsupported parameter" },
+	/* RFC 6531 §3.4: SMTPUTF8 takes no value */
 	{ PRE_LHLO, "MAIL FROM:<a@example.org> SMTPUTF8",
+	    "250 2.1.0 sender ok" },
+	{ PRE_LHLO, "MAIL FROM:<a@example.org> smtputf8 BODY=8BITMIME",
+	    "250 2.1.0 sender ok" },
+	{ PRE_LHLO, "MAIL FROM:<a@example.org> SMTPUTF8=yes",
+	    "501 5.5.4 SMTPUTF8 takes no value" },
+	{ PRE_LHLO, "MAIL FROM:<a@example.org> SMTPUTF8=",
+	    "501 5.5.4 SMTPUTF8 takes no value" },
+	{ PRE_LHLO, "MAIL FROM:<a@example.org> SMTPUTF8 SMTPUTF8",
+	    "501 5.5.4 duplicate parameter" },
+	{ PRE_LHLO, "MAIL FROM:<a@example.org> SMTPUTF8X",
 	    "555 5.5.4 unsupported parameter" },
+	/* RFC 6531 §3.5: UTF-8 without SMTPUTF8 is 550 at MAIL, 553 at RCPT */
+	{ PRE_LHLO, "MAIL FROM:<j\xc3\xb6rg@example.org>",
+	    "550 5.6.7 non-ASCII address requires SMTPUTF8" },
+	{ PRE_LHLO, "MAIL FROM:<jorg@b\xc3\xbc" "cher.example> SIZE=10",
+	    "550 5.6.7 non-ASCII address requires SMTPUTF8" },
+	{ PRE_LHLO, "MAIL FROM:<@r\xc3\xa9lay:jorg@example.org>",
+	    "550 5.6.7 non-ASCII address requires SMTPUTF8" },
+	{ PRE_LHLO, "MAIL FROM:<j\xc3\xb6rg@b\xc3\xbc" "cher.example> SMTPUTF8",
+	    "250 2.1.0 sender ok" },
+	{ PRE_LHLO, "MAIL FROM:<\"j\xc3\xb6 rg\"@example.org> SMTPUTF8",
+	    "250 2.1.0 sender ok" },
+	/* ill-formed UTF-8 is a syntax error, with SMTPUTF8 or without */
+	{ PRE_LHLO, "MAIL FROM:<a\xc0\xaf@example.org> SMTPUTF8",
+	    "501 5.1.7 bad sender address syntax" },
+	{ PRE_LHLO, "MAIL FROM:<a\xff@example.org>",
+	    "501 5.1.7 bad sender address syntax" },
+	{ PRE_LHLO, "MAIL FROM:<a@[\xc3\xa9]> SMTPUTF8",
+	    "501 5.1.7 bad sender address syntax" },
+	{ PRE_MAIL, "RCPT TO:<j\xc3\xb6rg@example.org>",
+	    "553 5.6.7 non-ASCII address requires SMTPUTF8" },
+	{ PRE_MAIL, "RCPT TO:<\xe7\x94\xa8@example.org>",
+	    "553 5.6.7 non-ASCII address requires SMTPUTF8" },
+	{ PRE_MAIL, "RCPT TO:<a\xed\xa0\x80@example.org>",
+	    "501 5.1.3 bad recipient address syntax" },
+	/* RFC 3030 §2: BDAT; the size decides what is consumed */
+	{ PRE_NONE, "BDAT 0", "503 5.5.1 need LHLO first" },
+	{ PRE_LHLO, "BDAT 0", "503 5.5.1 need MAIL before BDAT" },
+	{ PRE_LHLO, "BDAT 0 LAST", "503 5.5.1 need MAIL before BDAT" },
+	{ PRE_LHLO, "BDAT", "501 5.5.4 syntax: BDAT <size> [LAST]" },
+	{ PRE_LHLO, "BDAT x", "501 5.5.4 syntax: BDAT <size> [LAST]" },
+	{ PRE_LHLO, "BDAT LAST", "501 5.5.4 syntax: BDAT <size> [LAST]" },
+	{ PRE_LHLO, "BDAT -1", "501 5.5.4 syntax: BDAT <size> [LAST]" },
+	{ PRE_LHLO, "BDAT +1", "501 5.5.4 syntax: BDAT <size> [LAST]" },
+	{ PRE_LHLO, "BDAT 1x", "501 5.5.4 syntax: BDAT <size> [LAST]" },
+	{ PRE_LHLO, "BDAT 0x10", "501 5.5.4 syntax: BDAT <size> [LAST]" },
+	{ PRE_LHLO, "BDAT  0", "501 5.5.4 syntax: BDAT <size> [LAST]" },
+	{ PRE_LHLO, "BDAT 18446744073709551616",
+	    "501 5.5.4 syntax: BDAT <size> [LAST]" },
+	{ PRE_LHLO, "BDAT 000000000000000000000",
+	    "501 5.5.4 syntax: BDAT <size> [LAST]" },
+	{ PRE_LHLO, "BDAT 0 FIRST", "501 5.5.4 syntax: BDAT <size> [LAST]" },
+	{ PRE_LHLO, "BDAT 0 LASTX", "501 5.5.4 syntax: BDAT <size> [LAST]" },
+	{ PRE_LHLO, "BDAT 0 LAST x", "501 5.5.4 syntax: BDAT <size> [LAST]" },
+	{ PRE_MAIL, "BDAT 0", "503 5.5.1 no valid recipients" },
+	/* RFC 2033 §4.3: no successful RCPT, no reply to BDAT LAST */
+	{ PRE_MAIL, "BDAT 0 LAST", "" },
+	{ PRE_RCPT, "BDAT 0", "250 2.0.0 0 octets received" },
+	{ PRE_RCPT, "bdat 00000000000000000000",
+	    "250 2.0.0 0 octets received" },
+	{ PRE_RCPT, "BDAT 0 LAST", "250 2.0.0 <r@example.org> delivered" },
+	{ PRE_RCPT, "BDAT 0 last ", "250 2.0.0 <r@example.org> delivered" },
+	{ PRE_RCPT, "BDAT 0  LAST", "250 2.0.0 <r@example.org> delivered" },
+	{ PRE_RCPT, "BDAT 0 LAST LAST",
+	    "501 5.5.4 syntax: BDAT <size> [LAST]" },
 	{ PRE_LHLO, "MAIL FROM:<bad@example.org>", "550 5.7.1 sender refused" },
 	{ PRE_LHLO, "RCPT TO:<a@example.org>",
 	    "503 5.5.1 need MAIL before RCPT" },
@@ -524,9 +591,9 @@ START_TEST(test_reply_table)
 
 	script = xasprintf("%s%s\r\n", pre_script[reply_table[t].pre],
 	    reply_table[t].cmd);
-	/* LHLO_REPLY already ends in CRLF; the others get one. */
+	/* LHLO_REPLY already ends in CRLF; the others get one; "": none. */
 	want = xasprintf("%s%s%s", pre_reply[reply_table[t].pre], reply,
-	    rlen >= 2 && reply[rlen - 1] == '\n' ? "" : "\r\n");
+	    rlen == 0 || reply[rlen - 1] == '\n' ? "" : "\r\n");
 	fake_init(&f, &test_limits, &fake_hooks);
 	feed(&f, script, _i % FEED_MODES);
 	ck_assert_str_eq(str(&f.out), want);
@@ -1151,6 +1218,598 @@ START_TEST(test_command_hook_traces_lines)
 }
 END_TEST
 
+/* CHUNKING (RFC 3030). */
+
+#define RCPT2		"RCPT TO:<a@example.org>\r\n"		\
+			"RCPT TO:<bad@example.org>\r\n"		\
+			"RCPT TO:<c@example.org>\r\n"
+#define RCPT2_REPLY	RCPT_OK NO_USER RCPT_OK
+#define CHUNK_OK(n)	"250 2.0.0 " #n " octets received\r\n"
+#define BDAT_SYNTAX	"501 5.5.4 syntax: BDAT <size> [LAST]\r\n"
+
+/*
+ * After OPEN and RCPT2 (two accepted recipients): BDAT commands and
+ * chunks, the replies after RCPT2_REPLY, and what data_body got.  Each
+ * script ends with NOOP, so any octet left unread would show.
+ */
+static const struct {
+	const char	*script;
+	const char	*replies;
+	const char	*body;
+} bdat_table[] = {
+	/* one chunk, binary-transparent: no unstuffing, no end of data */
+	{ "BDAT 20 LAST\r\n..a\r\n.\r\nQUIT\r\n\r\n.\r\nx",
+	    DELIVERED("a@example.org") DELIVERED("c@example.org"),
+	    "..a\n.\nQUIT\n\n.\nx" },
+	/* CRLF split across chunks, and across BDAT commands */
+	{ "BDAT 3\r\nab\rBDAT 2\r\n\ncBDAT 0 LAST\r\n",
+	    CHUNK_OK(3) CHUNK_OK(2) DELIVERED("a@example.org")
+	    DELIVERED("c@example.org"), "ab\nc" },
+	/* a CR that ends a chunk and is followed by something else */
+	{ "BDAT 2\r\na\rBDAT 1 LAST\r\nb",
+	    CHUNK_OK(2) DELIVERED("a@example.org")
+	    DELIVERED("c@example.org"), "a\rb" },
+	/* a CR that ends the message */
+	{ "BDAT 2 LAST\r\na\r", DELIVERED("a@example.org")
+	    DELIVERED("c@example.org"), "a\r" },
+	/* bare LF as LF, CR CR LF as CR LF: as DATA stores them */
+	{ "BDAT 9 LAST\r\na\nb\r\r\nc\r\n",
+	    DELIVERED("a@example.org") DELIVERED("c@example.org"),
+	    "a\nb\r\nc\n" },
+	/* NUL and 8-bit octets pass */
+	{ "BDAT 4 LAST\r\n\x01\xff\xc3\xa9",
+	    DELIVERED("a@example.org") DELIVERED("c@example.org"),
+	    "\x01\xff\xc3\xa9" },
+	/* the empty message */
+	{ "BDAT 0 LAST\r\n", DELIVERED("a@example.org")
+	    DELIVERED("c@example.org"), "" },
+	{ "BDAT 0\r\nBDAT 0\r\nBDAT 0 LAST\r\n", CHUNK_OK(0) CHUNK_OK(0)
+	    DELIVERED("a@example.org") DELIVERED("c@example.org"), "" },
+	/* commands between chunks; RCPT and DATA are out of sequence */
+	{ "BDAT 1\r\naNOOP\r\nRCPT TO:<d@example.org>\r\nDATA\r\n"
+	    "MAIL FROM:<x@example.org>\r\nBDAT 1 LAST\r\nb",
+	    CHUNK_OK(1) OK "503 5.5.1 RCPT after BDAT\r\n"
+	    "503 5.5.1 DATA after BDAT, send RSET\r\n"
+	    "503 5.5.1 nested MAIL command\r\n"
+	    DELIVERED("a@example.org") DELIVERED("c@example.org"), "ab" },
+	/* after BDAT LAST the transaction is over (RFC 3030 §2: 503) */
+	{ "BDAT 1 LAST\r\naBDAT 4\r\nNOOPBDAT 2 LAST\r\nxy",
+	    DELIVERED("a@example.org") DELIVERED("c@example.org")
+	    "503 5.5.1 need MAIL before BDAT\r\n"
+	    "503 5.5.1 need MAIL before BDAT\r\n", "a" },
+	/* a malformed BDAT whose size was read: its octets are consumed,
+	 * and the transaction can no longer deliver a whole message */
+	{ "BDAT 6 FIRST\r\nNOOP\r\nBDAT 2 LAST\r\nxy", BDAT_SYNTAX
+	    BDAT_SYNTAX BDAT_SYNTAX, "" },
+	{ "BDAT 1\r\naBDAT 6 NOW\r\nNOOP\r\nBDAT 1\r\nbBDAT 1 LAST\r\nc",
+	    CHUNK_OK(1) BDAT_SYNTAX BDAT_SYNTAX BDAT_SYNTAX BDAT_SYNTAX,
+	    "a" },
+	/* no size: what follows is commands; later chunks are refused */
+	{ "BDAT x\r\nNOOP\r\nBDAT 2 LAST\r\nxy", BDAT_SYNTAX OK
+	    BDAT_SYNTAX BDAT_SYNTAX, "" },
+	/* a BDAT line refused before it runs fails the transaction too:
+	 * its chunk was read as commands, so what follows is not whole */
+	{ "BDAT 4^@\r\nNOOP\r\nBDAT 1 LAST\r\nx",
+	    "500 5.5.2 NUL or bare CR in command\r\n" OK
+	    "500 5.5.2 NUL or bare CR in command\r\n"
+	    "500 5.5.2 NUL or bare CR in command\r\n", "" },
+	{ "bdat 2\nxy\r\nBDAT 1 LAST\r\nz",
+	    "500 5.5.2 line must end with CRLF\r\n" UNKNOWN
+	    "500 5.5.2 line must end with CRLF\r\n"
+	    "500 5.5.2 line must end with CRLF\r\n", "" },
+	{ "BDAT 1 %600\r\nx\r\nBDAT 1 LAST\r\nz", LINE_LONG UNKNOWN LINE_LONG
+	    LINE_LONG, "" },
+	/* ... but not another bad line, in a transaction or not */
+	{ "BDATX^@\r\nBDAT 1 LAST\r\nz",
+	    "500 5.5.2 NUL or bare CR in command\r\n"
+	    DELIVERED("a@example.org") DELIVERED("c@example.org"), "z" },
+	/* RSET between chunks ends it all */
+	{ "BDAT 2\r\nabRSET\r\nBDAT 2 LAST\r\nxy", CHUNK_OK(2) OK
+	    "503 5.5.1 need MAIL before BDAT\r\n", "ab" },
+	/* the size limit (10000) over all chunks: exactly it is fine */
+	{ "BDAT 9900\r\n#9900BDAT 100 LAST\r\n#100", CHUNK_OK(9900)
+	    DELIVERED("a@example.org") DELIVERED("c@example.org"), NULL },
+	/* ... one more is 552 at once, then for each recipient */
+	{ "BDAT 9900\r\n#9900BDAT 101\r\n#100yBDAT 1 LAST\r\nz",
+	    CHUNK_OK(9900) TOO_BIG TOO_BIG TOO_BIG, NULL },
+	{ "BDAT 10001 LAST\r\n#10000y", TOO_BIG TOO_BIG, "" },
+	/* RFC 5321 §4.5.3.1.6 as for DATA: 1000 octets with CRLF */
+	{ "BDAT 500\r\n%500BDAT 500\r\n%498\r\nBDAT 0 LAST\r\n",
+	    CHUNK_OK(500) CHUNK_OK(500) DELIVERED("a@example.org")
+	    DELIVERED("c@example.org"), NULL },
+	{ "BDAT 500\r\n%500BDAT 501\r\n%499\r\nBDAT 1 LAST\r\nx",
+	    CHUNK_OK(500) DATA_LINE DATA_LINE DATA_LINE, NULL },
+	/* a bare CR is text: it counts */
+	{ "BDAT 1002 LAST\r\n%999\r\r\n", DATA_LINE DATA_LINE, NULL },
+};
+
+#define N_BDAT_TABLE	(sizeof(bdat_table) / sizeof(bdat_table[0]))
+
+/*
+ * Appends a script to b, with "%N" expanded to N 'x' octets, "#N" to N
+ * octets of 100-octet lines (98 'x' and CRLF) and "^@" to a NUL.
+ */
+static void
+expand_x(struct buf *b, const char *s)
+{
+	char		*end, c;
+	unsigned long	 n, i;
+
+	while (*s != '\0') {
+		if (s[0] == '^' && s[1] == '@') {
+			ck_assert_int_eq(buf_append(b, "", 1), 0);
+			s += 2;
+			continue;
+		}
+		if (*s != '%' && *s != '#') {
+			ck_assert_int_eq(buf_append(b, s++, 1), 0);
+			continue;
+		}
+		c = *s;
+		n = strtoul(s + 1, &end, 10);
+		s = end;
+		for (i = 0; i < n; i++)
+			ck_assert_int_eq(buf_append(b, c == '#' &&
+			    i % 100 == 98 ? "\r" : c == '#' && i % 100 == 99 ?
+			    "\n" : "x", 1), 0);
+	}
+}
+
+START_TEST(test_bdat_table)
+{
+	struct fake	 f;
+	struct buf	 script;
+	size_t		 t = (size_t)_i / FEED_MODES;
+	char		*body;
+
+	buf_init(&script, BIG);
+	expand_x(&script, OPEN RCPT2);
+	expand_x(&script, bdat_table[t].script);
+	expand_x(&script, "NOOP\r\n");
+	fake_init(&f, &test_limits, &fake_hooks);
+	feed_n(&f, script.data, script.len, _i % FEED_MODES);
+	buf_release(&script);
+	body = xasprintf(OPEN_REPLY RCPT2_REPLY "%s" OK,
+	    bdat_table[t].replies);
+	ck_assert_str_eq(str(&f.out), body);
+	if (bdat_table[t].body != NULL)
+		ck_assert_str_eq(str(&f.body), bdat_table[t].body);
+	ck_assert_int_le(f.n_begin, 1);
+	ck_assert(!lmtp_finished(f.l));
+	ck_assert(!lmtp_in_data(f.l));
+	fake_done(&f);
+	x_free(body);
+}
+END_TEST
+
+/* The hooks in order; data_begin once, at the first BDAT. */
+START_TEST(test_bdat_hooks)
+{
+	struct fake	f;
+
+	fake_init(&f, &test_limits, &fake_hooks);
+	feed(&f, OPEN RCPT2 "BDAT 3\r\none" "BDAT 4 LAST\r\n two"
+	    "MAIL FROM:<t@example.org>\r\nRCPT TO:<d@example.org>\r\n"
+	    "BDAT 5 LAST\r\nthree" "QUIT\r\n", _i);
+	ck_assert_str_eq(str(&f.out), OPEN_REPLY RCPT2_REPLY CHUNK_OK(3)
+	    DELIVERED("a@example.org") DELIVERED("c@example.org")
+	    SENDER_OK RCPT_OK DELIVERED("d@example.org") BYE);
+	ck_assert_str_eq(str(&f.calls), "reset mail<s@example.org> "
+	    "rcpt<a@example.org> rcpt<bad@example.org> rcpt<c@example.org> "
+	    "begin end deliver0<a@example.org>:0 deliver1<c@example.org>:0 "
+	    "reset mail<t@example.org> rcpt<d@example.org> begin end "
+	    "deliver0<d@example.org>:0 reset ");
+	ck_assert_str_eq(str(&f.body), "one twothree");
+	ck_assert_int_eq(f.n_flush, 1);
+	fake_done(&f);
+}
+END_TEST
+
+/*
+ * A refused chunk is read whole, so octets that look like commands are
+ * never run (go-smtp #309); what follows it is a command again.
+ */
+START_TEST(test_bdat_refused_consumed)
+{
+	struct fake	f;
+
+	fake_init(&f, &test_limits, &fake_hooks);
+	feed(&f, "BDAT 6\r\nQUIT\r\nNOOP\r\n"
+	    "LHLO c\r\nBDAT 6 LAST\r\nQUIT\r\nNOOP\r\n"
+	    "MAIL FROM:<s@example.org>\r\nRCPT TO:<bad@example.org>\r\n"
+	    "BDAT 6\r\nQUIT\r\n" "BDAT 6 LAST\r\nQUIT\r\n"
+	    "RCPT TO:<a@example.org>\r\nMAIL FROM:<s@example.org>\r\n"
+	    "BDAT 6\r\nQUIT\r\nRSET\r\nNOOP\r\n", _i);
+	ck_assert_str_eq(str(&f.out), GREETING
+	    "503 5.5.1 need LHLO first\r\n" OK LHLO_REPLY
+	    "503 5.5.1 need MAIL before BDAT\r\n" OK SENDER_OK NO_USER
+	    "503 5.5.1 no valid recipients\r\n"
+	    /* BDAT LAST: zero replies (RFC 2033 §4.3), and it is over */
+	    "503 5.5.1 need MAIL before RCPT\r\n" SENDER_OK
+	    "503 5.5.1 no valid recipients\r\n" OK OK);
+	ck_assert_int_eq(f.n_begin, 0);
+	ck_assert_int_eq(f.n_deliver, 0);
+	ck_assert_uint_eq(f.body.len, 0);
+	ck_assert(!lmtp_finished(f.l));
+	fake_done(&f);
+}
+END_TEST
+
+/*
+ * data_begin refuses: the chunk is read and answered with the refusal;
+ * later chunks of the transaction are dropped with it too (not taken as
+ * the start of a message); BDAT LAST answers it per recipient and ends the
+ * transaction.
+ */
+START_TEST(test_bdat_begin_refused)
+{
+	struct fake	f;
+
+	fake_init(&f, &test_limits, &fake_hooks);
+	f.refuse_begin = 2;
+	feed(&f, OPEN RCPT2 "BDAT 4\r\nRSETBDAT 4\r\nNOOPDATA\r\n"
+	    "BDAT 4 LAST\r\nQUIT"
+	    "MAIL FROM:<s@example.org>\r\nRCPT TO:<d@example.org>\r\n"
+	    "RCPT TO:<e@example.org>\r\nBDAT 2 LAST\r\nhi"
+	    "MAIL FROM:<s@example.org>\r\nRCPT TO:<f@example.org>\r\n"
+	    "BDAT 2 LAST\r\nok", _i);
+	ck_assert_str_eq(str(&f.out), OPEN_REPLY RCPT2_REPLY
+	    "451 4.3.0 spool unavailable\r\n"
+	    "451 4.3.0 spool unavailable\r\n"
+	    "503 5.5.1 DATA after BDAT, send RSET\r\n"
+	    "451 4.3.0 spool unavailable\r\n"
+	    "451 4.3.0 spool unavailable\r\n"
+	    SENDER_OK RCPT_OK RCPT_OK
+	    "451 4.3.0 spool unavailable\r\n"
+	    "451 4.3.0 spool unavailable\r\n"
+	    SENDER_OK RCPT_OK DELIVERED("f@example.org"));
+	ck_assert_int_eq(f.n_begin, 3);
+	ck_assert_int_eq(f.n_end, 1);
+	ck_assert_int_eq(f.n_deliver, 5);
+	ck_assert_uint_eq(f.entry[0], 451);
+	ck_assert_uint_eq(f.entry[3], 451);
+	ck_assert_uint_eq(f.entry[4], 0);
+	ck_assert_str_eq(str(&f.body), "ok");
+	fake_done(&f);
+}
+END_TEST
+
+/* data_body fails: sticky, answered at that chunk and every later one. */
+START_TEST(test_bdat_body_failure)
+{
+	struct fake	f;
+
+	fake_init(&f, &test_limits, &fake_hooks);
+	f.body_fail = true;
+	feed(&f, OPEN RCPT2 "BDAT 3\r\noneBDAT 3\r\ntwoBDAT 0 LAST\r\n"
+	    "NOOP\r\n", _i);
+	ck_assert_str_eq(str(&f.out), OPEN_REPLY RCPT2_REPLY LOCAL_ERR
+	    LOCAL_ERR LOCAL_ERR LOCAL_ERR OK);
+	ck_assert_int_eq(f.n_body, 1);
+	ck_assert_uint_eq(f.entry[0], 451);
+	ck_assert_uint_eq(f.entry[1], 451);
+	ck_assert(lmtp_idle(f.l));
+	fake_done(&f);
+
+	/* data_end refuses at BDAT LAST */
+	fake_init(&f, &test_limits, &fake_hooks);
+	f.end_code = 451;
+	feed(&f, OPEN RCPT2 "BDAT 1 LAST\r\nx", _i);
+	ck_assert_str_eq(str(&f.out), OPEN_REPLY RCPT2_REPLY
+	    "451 4.3.0 commit failed\r\n451 4.3.0 commit failed\r\n");
+	fake_done(&f);
+}
+END_TEST
+
+/* What reaches data_body is in the spool before the feed returns. */
+START_TEST(test_bdat_state)
+{
+	struct fake	f;
+
+	fake_init(&f, &test_limits, &fake_hooks);
+	feed(&f, OPEN "RCPT TO:<a@example.org>\r\n", _i);
+	ck_assert(!lmtp_in_data(f.l));
+	feed(&f, "BDAT 10\r\nabc", _i);
+	ck_assert(lmtp_in_data(f.l));
+	ck_assert(!lmtp_idle(f.l));
+	ck_assert_str_eq(str(&f.body), "abc");
+	feed(&f, "defghij", _i);
+	ck_assert(!lmtp_in_data(f.l));
+	ck_assert(!lmtp_idle(f.l));
+	feed(&f, "BDAT 3 LAST\r\nxy", _i);
+	ck_assert(lmtp_in_data(f.l));
+	feed(&f, "z", _i);
+	ck_assert(!lmtp_in_data(f.l));
+	ck_assert(lmtp_idle(f.l));
+	ck_assert_str_eq(str(&f.body), "abcdefghijxyz");
+	/* a chunk dropped outside a transaction is data too (timeouts) */
+	feed(&f, "BDAT 2\r\nx", _i);
+	ck_assert(lmtp_in_data(f.l));
+	ck_assert(!lmtp_idle(f.l));
+	feed(&f, "y", _i);
+	ck_assert(lmtp_idle(f.l));
+	ck_assert_str_eq(str(&f.out), OPEN_REPLY RCPT_OK CHUNK_OK(10)
+	    DELIVERED("a@example.org") "503 5.5.1 need MAIL before BDAT\r\n");
+	fake_done(&f);
+}
+END_TEST
+
+/* A size near 2^64: consumed until the session ends, without overflow. */
+START_TEST(test_bdat_huge)
+{
+	struct fake	 f;
+	char		*junk;
+	int		 i;
+
+	junk = xmalloc(65536);
+	memset(junk, 'Q', 65536);
+	for (i = 0; i < 65536; i += 64)
+		memcpy(junk + i, "QUIT\r\n", 6);
+	fake_init(&f, &test_limits, &fake_hooks);
+	feed(&f, OPEN "RCPT TO:<a@example.org>\r\n"
+	    "BDAT 18446744073709551615 LAST\r\n", _i);
+	for (i = 0; i < 16; i++)
+		feed_n(&f, junk, 65536, FEED_WHOLE);
+	ck_assert(lmtp_in_data(f.l));
+	ck_assert_uint_eq(f.body.len, 0);	/* over SIZE: nothing kept */
+	lmtp_close(f.l, "4.4.2", "timeout, closing");
+	drain(&f, NULL);
+	ck_assert_str_eq(str(&f.out), OPEN_REPLY RCPT_OK
+	    "421 4.4.2 mx.test timeout, closing\r\n");
+	ck_assert(!lmtp_in_data(f.l));
+	ck_assert_int_eq(f.n_deliver, 0);
+	fake_done(&f);
+
+	/* no size limit: the octets are stored, the count saturates */
+	fake_init(&f, &nolimit_limits, &fake_hooks);
+	feed(&f, OPEN "RCPT TO:<a@example.org>\r\n"
+	    "BDAT 18446744073709551615\r\n", _i);
+	feed_n(&f, junk, 65536, FEED_WHOLE);
+	ck_assert_uint_eq(f.body.len, 65536 - 1024);	/* CRLF as LF */
+	ck_assert(lmtp_in_data(f.l));
+	fake_done(&f);
+	x_free(junk);
+}
+END_TEST
+
+/* RFC 2033 §5 for BDAT LAST too: flush between per-recipient replies. */
+START_TEST(test_bdat_flush)
+{
+	struct fake	f;
+
+	fake_init(&f, &test_limits, &fake_hooks);
+	f.drain_on_flush = true;
+	feed(&f, OPEN RCPT2 "RCPT TO:<d@example.org>\r\nBDAT 2 LAST\r\nx", _i);
+	ck_assert_int_eq(f.n_flush, 0);
+	lmtp_feed(f.l, "y", 1);
+	ck_assert_int_eq(f.n_flush, 2);
+	ck_assert_str_eq(str(&f.flushed), DELIVERED("a@example.org") "|"
+	    DELIVERED("c@example.org") "|");
+	fake_done(&f);
+}
+END_TEST
+
+/* RFC 2920 / 3030: BDAT is no synchronisation point. */
+START_TEST(test_bdat_pipelined)
+{
+	struct fake		 f;
+	static const char	 s[] =
+	    "LHLO c\r\nMAIL FROM:<s@example.org>\r\n"
+	    "RCPT TO:<a@example.org>\r\nRCPT TO:<b@example.org>\r\n"
+	    "BDAT 4\r\none\nBDAT 0 LAST\r\nMAIL FROM:<>\r\n"
+	    "RCPT TO:<c@example.org>\r\nBDAT 4 LAST\r\ntwo\nQUIT\r\nNOOP\r\n";
+
+	fake_init(&f, &test_limits, &fake_hooks);
+	lmtp_feed(f.l, s, sizeof(s) - 1);
+	drain(&f, NULL);
+	ck_assert_str_eq(str(&f.out), GREETING LHLO_REPLY SENDER_OK RCPT_OK
+	    RCPT_OK CHUNK_OK(4) DELIVERED("a@example.org")
+	    DELIVERED("b@example.org") SENDER_OK RCPT_OK
+	    DELIVERED("c@example.org") BYE);
+	ck_assert_str_eq(str(&f.body), "one\ntwo\n");
+	ck_assert(lmtp_finished(f.l));
+	fake_done(&f);
+}
+END_TEST
+
+/* SMTPUTF8 (RFC 6531). */
+
+START_TEST(test_smtputf8)
+{
+	struct fake	f;
+
+	fake_init(&f, &test_limits, &fake_hooks);
+	feed(&f, "LHLO c\r\nMAIL FROM:<j\xc3\xb6rg@b\xc3\xbc" "cher.example> "
+	    "SMTPUTF8\r\n", _i);
+	ck_assert(f.mail.utf8);
+	ck_assert_str_eq(f.from, "j\xc3\xb6rg@b\xc3\xbc" "cher.example");
+	feed(&f, "RCPT TO:<\xe7\x94\xa8\xe6\x88\xb7@example.org>\r\n"
+	    "RCPT TO:<\"jos\xc3\xa9 x\"@example.org>\r\n"
+	    "DATA\r\n\xe2\x98\x83\r\n.\r\n", _i);
+	ck_assert_str_eq(str(&f.calls), "reset "
+	    "mail<j\xc3\xb6rg@b\xc3\xbc" "cher.example> "
+	    "rcpt<\xe7\x94\xa8\xe6\x88\xb7@example.org> "
+	    "rcpt<\"jos\xc3\xa9 x\"@example.org> begin end "
+	    "deliver0<\xe7\x94\xa8\xe6\x88\xb7@example.org>:0 "
+	    "deliver1<\"jos\xc3\xa9 x\"@example.org>:0 reset ");
+	ck_assert_str_eq(str(&f.body), "\xe2\x98\x83\n");
+	/* Replies stay ASCII (RFC 6531 §3.7.4.2): the hook quoted UTF-8. */
+	ck_assert_str_eq(str(&f.out), GREETING LHLO_REPLY SENDER_OK RCPT_OK
+	    RCPT_OK GO_AHEAD DELIVERED("??????@example.org")
+	    DELIVERED("\"jos?? x\"@example.org"));
+	/* The next transaction is ASCII again unless it says SMTPUTF8. */
+	feed(&f, "MAIL FROM:<s@example.org>\r\n"
+	    "RCPT TO:<\xe7\x94\xa8@example.org>\r\nRSET\r\n"
+	    "MAIL FROM:<s@example.org> SMTPUTF8\r\n"
+	    "RCPT TO:<\xe7\x94\xa8@example.org>\r\n", _i);
+	ck_assert(f.mail.utf8);
+	ck_assert(strstr(str(&f.out), SENDER_OK
+	    "553 5.6.7 non-ASCII address requires SMTPUTF8\r\n" OK SENDER_OK
+	    RCPT_OK) != NULL);
+	fake_done(&f);
+}
+END_TEST
+
+/* A hook's reply text reaches the wire as one printable ASCII line. */
+static void
+odd_rcpt(void *ctx, const struct addr *a, struct lmtp_reply *r)
+{
+	(void)ctx;
+	(void)a;
+	set_reply(r, 550, "5.1.1", "tab\there \x01\x7f\x80\xc3\xa9 end");
+}
+
+START_TEST(test_reply_text_sanitised)
+{
+	struct lmtp_hooks	hooks = fake_hooks;
+	struct fake		f;
+
+	hooks.rcpt = odd_rcpt;
+	fake_init(&f, &test_limits, &hooks);
+	feed(&f, OPEN "RCPT TO:<a@example.org>\r\n", _i);
+	ck_assert_str_eq(str(&f.out), OPEN_REPLY
+	    "550 5.1.1 tab\there ????? end\r\n");
+	fake_done(&f);
+}
+END_TEST
+
+/* The bad command limit. */
+
+static const struct lmtp_limits strict_limits = {
+	.hostname = "mx.test",
+	.max_message_size = 10000,
+	.max_recipients = 3,
+	.max_bad_commands = 3,
+};
+
+#define TOO_MANY_ERRORS	"421 4.7.0 mx.test too many errors\r\n"
+
+START_TEST(test_bad_commands_limit)
+{
+	struct fake	f;
+
+	fake_init(&f, &strict_limits, &fake_hooks);
+	feed(&f, OPEN "RCPT TO:<a@example.org>\r\n"
+	    "X1\r\nX2\r\nX3\r\nX4\r\nNOOP\r\nQUIT\r\n", _i);
+	ck_assert_str_eq(str(&f.out), OPEN_REPLY RCPT_OK UNKNOWN UNKNOWN
+	    UNKNOWN UNKNOWN TOO_MANY_ERRORS);
+	ck_assert(lmtp_finished(f.l));
+	ck_assert(lmtp_closed_for_errors(f.l));
+	ck_assert(lmtp_idle(f.l));
+	/* the open transaction was dropped, nothing delivered */
+	ck_assert_int_eq(f.n_reset, 2);
+	ck_assert_int_eq(f.n_deliver, 0);
+	fake_done(&f);
+}
+END_TEST
+
+/* Which replies count: each of these is one. */
+START_TEST(test_bad_commands_kinds)
+{
+#define S(s)	{ s, sizeof(s) - 1 }
+	static const struct {
+		const char	*s;
+		size_t		 n;
+	} bad[] = {
+		S("FOO\r\n"),				/* 500 */
+		S("HELO x\r\n"),			/* 500 */
+		S("QUIT\0\r\n"),			/* 500 NUL */
+		S("NOOP\n"),				/* 500 bare LF */
+		S("MAIL FROM:<a@>\r\n"),		/* 501 */
+		S("RCPT TO:<>\r\n"),			/* 503, no MAIL */
+		S("EXPN x\r\n"),			/* 502 */
+		S("DATA\r\n"),				/* 503 */
+		S("BDAT x\r\n"),			/* 501 */
+		S("BDAT 2\r\nxy"),			/* 503 */
+		S("VRFY\r\n"),				/* 501 */
+		S("LHLO\r\n"),				/* 501 */
+	};
+#undef S
+	struct fake	f;
+	size_t		i, n = sizeof(bad) / sizeof(bad[0]);
+
+	fake_init(&f, &strict_limits, &fake_hooks);
+	feed(&f, "LHLO c\r\n", _i);
+	for (i = 0; i < n; i++) {
+		/* three in a row are allowed; a good command ends the run */
+		feed_n(&f, bad[i].s, bad[i].n, _i);
+		if (i % 3 == 2)
+			feed(&f, "NOOP\r\n", _i);
+	}
+	ck_assert(!lmtp_finished(f.l));
+	/* MAIL with a bad parameter (555), a too-long line (500) */
+	feed(&f, "MAIL FROM:<a@example.org> X=1\r\n", _i);
+	feed(&f, "MAIL FROM:<a@example.org> BODY=9BIT\r\n", _i);
+	ck_assert(!lmtp_finished(f.l));
+	{
+		char	 longer[600];
+
+		memset(longer, 'x', sizeof(longer));
+		memcpy(longer + sizeof(longer) - 2, "\r\n", 2);
+		feed_n(&f, longer, sizeof(longer), _i);
+	}
+	ck_assert(!lmtp_finished(f.l));
+	feed(&f, "RSET x\r\n", _i);
+	ck_assert(lmtp_finished(f.l));
+	ck_assert(lmtp_closed_for_errors(f.l));
+	fake_done(&f);
+}
+END_TEST
+
+/*
+ * A hook's refusal (550 no such user, Postfix sends many recipients)
+ * neither counts nor ends the run; neither do 452, 552 or 554.
+ */
+START_TEST(test_bad_commands_neutral)
+{
+	struct fake	f;
+
+	fake_init(&f, &strict_limits, &fake_hooks);
+	feed(&f, OPEN "X1\r\nX2\r\nRCPT TO:<bad1@example.org>\r\n"
+	    "RCPT TO:<bad2@example.org>\r\nRCPT TO:<bad3@example.org>\r\n"
+	    "RCPT TO:<bad4@example.org>\r\nRCPT TO:<full@example.org>\r\n"
+	    "RCPT TO:<a@example.org>\r\nX3\r\n", _i);
+	ck_assert(!lmtp_finished(f.l));
+	/* the 250 for a@ ended the run: three more are allowed */
+	feed(&f, "X4\r\nX5\r\nRCPT TO:<bad5@example.org>\r\n", _i);
+	ck_assert(!lmtp_finished(f.l));
+	feed(&f, "X6\r\n", _i);
+	ck_assert(lmtp_finished(f.l));
+	ck_assert(strstr(str(&f.out), NO_USER UNKNOWN TOO_MANY_ERRORS) !=
+	    NULL);
+	fake_done(&f);
+
+	/* Data lines are not commands; a message's 552 does not count. */
+	fake_init(&f, &strict_limits, &fake_hooks);
+	feed(&f, OPEN "RCPT TO:<a@example.org>\r\nX1\r\nX2\r\nDATA\r\n"
+	    "X3\r\nX4\r\nX5\r\n.\r\nX6\r\nX7\r\n"
+	    "MAIL FROM:<s@example.org> SIZE=10001\r\nX8\r\n", _i);
+	ck_assert(!lmtp_finished(f.l));
+	feed(&f, "X9\r\n", _i);
+	ck_assert(lmtp_finished(f.l));
+	fake_done(&f);
+}
+END_TEST
+
+/* 0 means no limit. */
+START_TEST(test_bad_commands_unlimited)
+{
+	struct fake	 f;
+	struct buf	 b;
+	int		 i;
+
+	buf_init(&b, BIG);
+	for (i = 0; i < 2000; i++)
+		ck_assert_int_eq(buf_append(&b, "XYZZY\r\n", 7), 0);
+	fake_init(&f, &test_limits, &fake_hooks);
+	feed_n(&f, b.data, b.len, FEED_WHOLE);
+	ck_assert(!lmtp_finished(f.l));
+	ck_assert(!lmtp_closed_for_errors(f.l));
+	fake_done(&f);
+	buf_release(&b);
+}
+END_TEST
+
 Suite *
 lmtp_suite(void)
 {
@@ -1196,6 +1855,31 @@ lmtp_suite(void)
 	tcase_add_loop_test(tc, test_data_line_length, 0, FEED_MODES);
 	tcase_add_loop_test(tc, test_command_too_long, 0, FEED_MODES);
 	tcase_add_loop_test(tc, test_max_recipients, 0, FEED_MODES);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("chunking");
+	tcase_add_loop_test(tc, test_bdat_table, 0,
+	    (int)(N_BDAT_TABLE * FEED_MODES));
+	tcase_add_loop_test(tc, test_bdat_hooks, 0, FEED_MODES);
+	tcase_add_loop_test(tc, test_bdat_refused_consumed, 0, FEED_MODES);
+	tcase_add_loop_test(tc, test_bdat_begin_refused, 0, FEED_MODES);
+	tcase_add_loop_test(tc, test_bdat_body_failure, 0, FEED_MODES);
+	tcase_add_loop_test(tc, test_bdat_state, 0, FEED_MODES);
+	tcase_add_loop_test(tc, test_bdat_huge, 0, FEED_MODES);
+	tcase_add_loop_test(tc, test_bdat_flush, 0, FEED_MODES);
+	tcase_add_test(tc, test_bdat_pipelined);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("smtputf8");
+	tcase_add_loop_test(tc, test_smtputf8, 0, FEED_MODES);
+	tcase_add_loop_test(tc, test_reply_text_sanitised, 0, FEED_MODES);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("bad commands");
+	tcase_add_loop_test(tc, test_bad_commands_limit, 0, FEED_MODES);
+	tcase_add_loop_test(tc, test_bad_commands_kinds, 0, FEED_MODES);
+	tcase_add_loop_test(tc, test_bad_commands_neutral, 0, FEED_MODES);
+	tcase_add_test(tc, test_bad_commands_unlimited);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("pipelining");

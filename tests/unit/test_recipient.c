@@ -141,6 +141,20 @@ static const struct rcpt_case rcpts[] = {
 	/* RFC 6531: only ASCII is folded */
 	{ "<Jos\xc3\xa9@B\xc3\xbc" "cher.EXAMPLE>", true, 0, RECIPIENT_OK,
 	    "jos\xc3\xa9@" UML, "/var/mail/" UML "/jos\xc3\xa9/Maildir" },
+	/* ... so U+00C9 is not U+00E9, and NFD is not NFC: no mapping */
+	{ "<JOS\xc3\x89@" UML ">", true, 0, RECIPIENT_NO_USER, NULL, NULL },
+	{ "<jose\xcc\x81@" UML ">", true, 0, RECIPIENT_NO_USER, NULL, NULL },
+	{ "<jos\xc3\xa9@B\xc3\x9c" "cher.example>", false, 0,
+	    RECIPIENT_BAD_DOMAIN, NULL, NULL },
+	/* UTF-8 bytes go into the path as they are */
+	{ "<\xe7\x94\xa8\xe6\x88\xb7@Example.org>", false, 0, RECIPIENT_OK,
+	    "\xe7\x94\xa8\xe6\x88\xb7@example.org",
+	    "/var/mail/example.org/\xe7\x94\xa8\xe6\x88\xb7/Maildir" },
+	/* C1 controls are refused like C0 ones */
+	{ "<a\xc2\x85@example.org>", false, 0, RECIPIENT_BAD_LOCAL, NULL,
+	    NULL },
+	{ "<\"a\xc2\x9b\"@example.org>", false, 0, RECIPIENT_BAD_LOCAL, NULL,
+	    NULL },
 };
 
 START_TEST(test_resolve)
@@ -173,7 +187,8 @@ START_TEST(test_hostile_never_reaches_template)
 {
 	static const char *const locals[] = {
 		"../x", "a/b", "/", ".hidden", "a..b", "", "a\x01",
-		"a\x7f", A64 "a",
+		"a\x7f", A64 "a", "a\xc2\x85", "a\xff", "\xc0\xae\xc0\xae",
+		("a\xc0\xaf" "b"),
 	};
 	struct conf		conf = make_conf(false, 0);
 	struct recipient	out;

@@ -97,6 +97,23 @@ START_TEST(test_null_sender)
 }
 END_TEST
 
+/* RFC 6531 §3.7.3: a transaction with SMTPUTF8 says so in Received. */
+START_TEST(test_utf8_with_clause)
+{
+	struct trace	t = base;
+	char		out[1024];
+
+	ck_assert_int_gt(trace_format(&t, out, sizeof(out)), 0);
+	ck_assert_ptr_nonnull(strstr(out, " with LMTP id "));
+	t.utf8 = true;
+	t.recipient = "j\xc3\xb6rg@example.net";
+	ck_assert_int_gt(trace_format(&t, out, sizeof(out)), 0);
+	ck_assert_ptr_nonnull(strstr(out, " (lmtpd) with UTF8LMTP id "));
+	ck_assert_ptr_nonnull(strstr(out,
+	    "Delivered-To: <j\xc3\xb6rg@example.net>\n"));
+}
+END_TEST
+
 START_TEST(test_controls_replaced)
 {
 	struct trace	t = base;
@@ -149,6 +166,7 @@ trace_suite(void)
 	    (int)(sizeof(zones) / sizeof(zones[0])));
 	tcase_add_test(tc, test_null_sender);
 	tcase_add_test(tc, test_controls_replaced);
+	tcase_add_test(tc, test_utf8_with_clause);
 	tcase_add_test(tc, test_enobufs_every_cap);
 	suite_add_tcase(s, tc);
 	return s;
