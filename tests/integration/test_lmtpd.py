@@ -1213,7 +1213,10 @@ class TestStartup(LMTPDTestCase):
 
 # ------------------------------------------------------------------- main
 
-def main():
+def run_tests(before=None, after=None):
+    """The entry point of every integration file: sys.argv[1] names the
+    binary; the tests of __main__ run; one "N passed, M failed" line ends
+    the output.  before and after run around the tests."""
     global LMTPD
     if len(sys.argv) < 2 or sys.argv[1].startswith("-"):
         sys.stderr.write("usage: %s path/to/lmtpd [unittest args]\n"
@@ -1224,7 +1227,11 @@ def main():
         sys.stderr.write("%s: not an executable\n" % LMTPD)
         print("0 passed, 1 failed")
         return 1
-    prog = unittest.main(exit=False, verbosity=2)
+    if before is not None:
+        before()
+    prog = unittest.main(module="__main__", exit=False, verbosity=2)
+    if after is not None:
+        after()
     r = prog.result
     failed = len(r.failures) + len(r.errors) + \
         len(getattr(r, "unexpectedSuccesses", []))
@@ -1240,4 +1247,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tests())

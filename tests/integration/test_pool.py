@@ -473,30 +473,6 @@ class TestGracefulStop(PoolTestCase):
 
 # ------------------------------------------------------------------- main
 
-def main():
-    if len(sys.argv) < 2 or sys.argv[1].startswith("-"):
-        sys.stderr.write("usage: %s path/to/lmtpd [unittest args]\n"
-                         % sys.argv[0])
-        return 2
-    T.LMTPD = os.path.abspath(sys.argv.pop(1))
-    if not os.access(T.LMTPD, os.X_OK):
-        sys.stderr.write("%s: not an executable\n" % T.LMTPD)
-        print("0 passed, 1 failed")
-        return 1
-    prog = unittest.main(exit=False, verbosity=2)
-    r = prog.result
-    failed = len(r.failures) + len(r.errors) + \
-        len(getattr(r, "unexpectedSuccesses", []))
-    skipped = len(r.skipped)
-    passed = r.testsRun - failed - skipped
-    line = "%d passed, %d failed" % (passed, failed)
-    if skipped:
-        line += ", %d skipped" % skipped
-    sys.stdout.flush()
-    sys.stderr.flush()
-    print(line)
-    return 0 if r.wasSuccessful() and r.testsRun > 0 else 1
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(T.run_tests())

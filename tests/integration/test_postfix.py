@@ -1079,35 +1079,12 @@ def system_instances():
                          % ", ".join(notes))
 
 
-def main():
-    if len(sys.argv) < 2 or sys.argv[1].startswith("-"):
-        sys.stderr.write("usage: %s path/to/lmtpd [unittest args]\n"
-                         % sys.argv[0])
-        return 2
-    T.LMTPD = os.path.abspath(sys.argv.pop(1))
-    if not os.access(T.LMTPD, os.X_OK):
-        sys.stderr.write("%s: not an executable\n" % T.LMTPD)
-        print("0 passed, 1 failed")
-        return 1
+def before_tests():
     if T.IS_ROOT and not become_subreaper():
         sys.stderr.write("warning: prctl(PR_SET_CHILD_SUBREAPER) failed: "
                          "stopped Postfix daemons are left to pid 1\n")
     system_instances()
-    prog = unittest.main(exit=False, verbosity=2)
-    reap_orphans()
-    r = prog.result
-    failed = len(r.failures) + len(r.errors) + \
-        len(getattr(r, "unexpectedSuccesses", []))
-    skipped = len(r.skipped)
-    passed = r.testsRun - failed - skipped
-    line = "%d passed, %d failed" % (passed, failed)
-    if skipped:
-        line += ", %d skipped" % skipped
-    sys.stdout.flush()
-    sys.stderr.flush()
-    print(line)
-    return 0 if r.wasSuccessful() and r.testsRun > 0 else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(T.run_tests(before=before_tests, after=reap_orphans))
