@@ -977,6 +977,8 @@ class TestLoad(LMTPDTestCase):
             t.join(10)
         self.assertEqual(code, 250, lines_)
         self.assert_copy(self.d, "alice@example.org", msg)
+        sys.stderr.write("\n  peak RSS of lmtpd processes during a %d MiB "
+                         "message: %d KiB\n" % (len(msg) >> 20, peak[0]))
         if not is_asan(LMTPD):
             self.assertLess(peak[0], 32 * 1024,
                             "lmtpd RSS peaked at %d KiB" % peak[0])
