@@ -45,7 +45,7 @@ endif
 ALL_CPPFLAGS = -I. -Isrc -DSYSCONFDIR='"$(sysconfdir)"' \
 	-DRUNSTATEDIR='"$(runstatedir)"' $(CPPFLAGS)
 ALL_CFLAGS = -std=c11 $(WARNINGS) $(CFLAGS) $(CONFUSE_CFLAGS) \
-	$(SYSTEMD_CFLAGS) -MMD -MP
+	$(SYSTEMD_CFLAGS) $(OPENSSL_CFLAGS) -MMD -MP
 
 ifneq ($(V),1)
 Q_CC = @echo "  CC      $@";
@@ -71,6 +71,7 @@ LIB_SRCS = \
 	src/session.c \
 	src/stats.c \
 	src/status.c \
+	src/tls.c \
 	src/trace.c \
 	src/util.c \
 	src/worker.c
@@ -138,11 +139,12 @@ src/liblmtpd.a: $(LIB_OBJS)
 
 lmtpd: src/main.o src/liblmtpd.a
 	$(Q_LD)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ src/main.o src/liblmtpd.a \
-	    $(CONFUSE_LIBS) $(SYSTEMD_LIBS) $(LIBS)
+	    $(CONFUSE_LIBS) $(SYSTEMD_LIBS) $(OPENSSL_LIBS) $(LIBS)
 
 tests/unit/check_lmtpd: $(UNIT_OBJS) src/liblmtpd.a
 	$(Q_LD)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(UNIT_OBJS) src/liblmtpd.a \
-	    $(CONFUSE_LIBS) $(SYSTEMD_LIBS) $(CHECK_LIBS) $(LIBS)
+	    $(CONFUSE_LIBS) $(SYSTEMD_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS) \
+	    $(LIBS)
 
 # A dev instance: loopback port 2424 and a socket and mail root under run/.
 # Started as root it runs as the default user, mail, who then owns run/.
@@ -176,9 +178,10 @@ check-integration: lmtpd
 	$(PYTHON) tests/integration/test_status.py ./lmtpd
 	$(PYTHON) tests/integration/test_extensions.py ./lmtpd
 	$(PYTHON) tests/integration/test_hostile.py ./lmtpd
+	$(PYTHON) tests/integration/test_tls.py ./lmtpd
 
 DEPS = gcc make autoconf pkg-config libconfuse-dev check python3 \
-	libsystemd-dev
+	libsystemd-dev libssl-dev openssl
 deps:
 	@missing=""; for p in $(DEPS); do \
 	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -27,6 +27,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "log.h"
+#include "tls.h"
 #include "util.h"
 
 #ifndef RUNSTATEDIR
@@ -1090,6 +1091,60 @@ conf_set_status(struct conf_ctx *ctx, struct conf *conf)
 	return 0;
 }
 
+/*
+ * STARTTLS (RFC 3207).  The certificate and key are loaded here, so that a
+ * bad pair fails -t and a SIGHUP reload (which then keeps the old
+ * configuration) instead of every handshake.
+ */
+static int
+conf_set_tls(struct conf_ctx *ctx, struct conf *conf)
+{
+	const char	*cert, *key, *mode, *who;
+	char		 why[512];
+
+	cert = cfg_getstr(ctx->cfg, "tls_cert");
+	key = cfg_getstr(ctx->cfg, "tls_key");
+	mode = cfg_getstr(ctx->cfg, "tls");
+	if (cert[0] != '\0' && !conf_abs_path(cert))
+		return conf_fail(ctx, "tls_cert", 0,
+		    "'%s' is not an absolute path", cert);
+	if (key[0] != '\0' && !conf_abs_path(key))
+		return conf_fail(ctx, "tls_key", 0,
+		    "'%s' is not an absolute path", key);
+	if ((cert[0] == '\0') != (key[0] == '\0')) {
+		who = cert[0] == '\0' ? "tls_key" : "tls_cert";
+		return conf_fail(ctx, who, 0,
+		    "tls_cert and tls_key go together");
+	}
+	if (mode[0] == '\0')
+		conf->tls = cert[0] == '\0' ? CONF_TLS_OFF : CONF_TLS_OPTIONAL;
+	else if (strcmp(mode, "off") == 0)
+		conf->tls = CONF_TLS_OFF;
+	else if (strcmp(mode, "optional") == 0)
+		conf->tls = CONF_TLS_OPTIONAL;
+	else if (strcmp(mode, "required") == 0)
+		conf->tls = CONF_TLS_REQUIRED;
+	else
+		return conf_fail(ctx, "tls", 0,
+		    "'%s' is not one of optional, required, off", mode);
+	if (!tls_available() && (cert[0] != '\0' ||
+	    conf->tls != CONF_TLS_OFF))
+		return conf_fail(ctx, cert[0] != '\0' ? "tls_cert" : "tls", 0,
+		    "lmtpd was built without TLS");
+	if (conf->tls != CONF_TLS_OFF && cert[0] == '\0')
+		return conf_fail(ctx, "tls", 0, "%s needs tls_cert and tls_key",
+		    mode);
+	conf->tls_cert = xstrdup(cert);
+	conf->tls_key = xstrdup(key);
+	if (conf->tls == CONF_TLS_OFF)
+		return 0;
+	conf->tls_ctx = tls_ctx_new(cert, key, why, sizeof(why));
+	if (conf->tls_ctx == NULL)
+		return conf_fail(ctx, strncmp(why, "key ", 4) == 0 ?
+		    "tls_key" : "tls_cert", 0, "%s", why);
+	return 0;
+}
+
 /* In schema order, so the first bad option is the one reported. */
 static struct conf *
 conf_build(struct conf_ctx *ctx)
@@ -1109,7 +1164,8 @@ conf_build(struct conf_ctx *ctx)
 	    conf_set_path(ctx, "spool_dir", &conf->spool_dir) == -1 ||
 	    conf_set_limits(ctx, conf) == -1 ||
 	    conf_set_log(ctx, conf) == -1 ||
-	    conf_set_status(ctx, conf) == -1) {
+	    conf_set_status(ctx, conf) == -1 ||
+	    conf_set_tls(ctx, conf) == -1) {
 		conf_free(conf);
 		return NULL;
 	}
@@ -1158,6 +1214,9 @@ conf_load(const char *path, char *err, size_t cap)
 		CFG_STR_CB("metrics_listen", "", CFGF_NONE, conf_cb_str),
 		CFG_STR_CB("pid_file", RUNSTATEDIR "/lmtpd.pid", CFGF_NONE,
 		    conf_cb_str),
+		CFG_STR_CB("tls_cert", "", CFGF_NONE, conf_cb_str),
+		CFG_STR_CB("tls_key", "", CFGF_NONE, conf_cb_str),
+		CFG_STR_CB("tls", "", CFGF_NONE, conf_cb_str),
 		CFG_END()
 	};
 	struct conf_ctx	 ctx;
@@ -1236,6 +1295,9 @@ conf_free(struct conf *conf)
 	x_free(conf->metrics.host);
 	x_free(conf->metrics.port);
 	x_free(conf->metrics.path);
+	x_free(conf->tls_cert);
+	x_free(conf->tls_key);
+	tls_ctx_free(conf->tls_ctx);
 	x_free(conf);
 }
 

@@ -19,6 +19,15 @@ enum conf_listen_kind {
 	CONF_LISTEN_UNIX,
 };
 
+/* STARTTLS on TCP listeners (RFC 3207); never on Unix sockets. */
+enum conf_tls {
+	CONF_TLS_OFF,
+	CONF_TLS_OPTIONAL,	/* offered */
+	CONF_TLS_REQUIRED,	/* offered, and 530 before it (§4) */
+};
+
+struct tls_ctx;
+
 struct conf_listen {
 	enum conf_listen_kind	 kind;
 	char			*spec;	/* as written: "inet:127.0.0.1:24" */
@@ -70,6 +79,15 @@ struct conf {
 	char			*pid_file;
 	char			*status_socket;	/* for lmtpd -s; "" = none */
 	struct conf_listen	 metrics;	/* .spec NULL = no metrics */
+
+	char			*tls_cert;	/* "" = none */
+	char			*tls_key;	/* "" = none */
+	enum conf_tls		 tls;
+	/*
+	 * Built from tls_cert and tls_key at load (so -t and SIGHUP check
+	 * them), NULL when tls is off; the children inherit it.
+	 */
+	struct tls_ctx		*tls_ctx;
 };
 
 /*

@@ -64,6 +64,11 @@
 	X(R_UTF8_VALUE, 501, "5.5.4", "SMTPUTF8 takes no value") \
 	X(R_BDAT_SYNTAX, 501, "5.5.4", "syntax: BDAT <size> [LAST]") \
 	X(R_EXPN, 502, "5.5.1", "command not implemented") \
+	X(R_NO_TLS, 502, "5.5.1", "STARTTLS not available") \
+	X(R_TLS_GO, 220, "2.0.0", "ready to start TLS") \
+	X(R_TLS_ACTIVE, 503, "5.5.1", "TLS already active") \
+	X(R_TLS_IN_TXN, 503, "5.5.1", "STARTTLS inside a transaction") \
+	X(R_NEED_TLS, 530, "5.7.0", "must issue a STARTTLS command first") \
 	X(R_NEED_LHLO, 503, "5.5.1", "need LHLO first") \
 	X(R_NESTED, 503, "5.5.1", "nested MAIL command") \
 	X(R_NEED_MAIL, 503, "5.5.1", "need MAIL before RCPT") \
@@ -134,6 +139,9 @@ struct lmtp {
 	struct buf		 out;
 	bool			 finished;
 	bool			 greeted;	/* LHLO accepted */
+	enum lmtp_tls		 tls;
+	bool			 tls_pending;	/* 220 to STARTTLS queued */
+	bool			 tls_active;
 	char			 client[LMTP_COMMAND_MAX];
 
 	/* The command line being received, CR kept, LF not. */
@@ -209,6 +217,8 @@ static void	lmtp_cmd_vrfy(struct lmtp *, char *);
 static void	lmtp_cmd_expn(struct lmtp *, char *);
 static void	lmtp_cmd_help(struct lmtp *, char *);
 static void	lmtp_cmd_helo(struct lmtp *, char *);
+static void	lmtp_cmd_starttls(struct lmtp *, char *);
+static bool	lmtp_need_tls(const struct lmtp *);
 static size_t	lmtp_data_scan(struct lmtp *, const char *, size_t);
 static size_t	lmtp_chunk_scan(struct lmtp *, const char *, size_t);
 static void	lmtp_chunk_text(struct lmtp *, const char *, size_t);
@@ -235,6 +245,7 @@ static const struct lmtp_verb lmtp_verbs[] = {
 	{ "HELP", lmtp_cmd_help },
 	{ "HELO", lmtp_cmd_helo },
 	{ "EHLO", lmtp_cmd_helo },
+	{ "STARTTLS", lmtp_cmd_starttls },
 };
 
 struct lmtp *
@@ -253,6 +264,7 @@ lmtp_new(const struct lmtp_limits *lim, const struct lmtp_hooks *hooks,
 	/* The header asks for >= 1; 0 would refuse every recipient. */
 	l->max_rcpts = lim->max_recipients == 0 ? 1 : lim->max_recipients;
 	l->max_bad = lim->max_bad_commands;
+	l->tls = lim->tls;
 	buf_init(&l->out, LMTP_OUTPUT_MAX);
 	if (buf_printf(&l->out, "220 %s LMTP lmtpd ready\r\n",
 	    l->hostname) == -1)
@@ -277,7 +289,8 @@ lmtp_feed(struct lmtp *l, const char *p, size_t n)
 {
 	size_t	used;
 
-	while (n > 0 && !l->finished) {
+	/* CVE-2011-0411: nothing after STARTTLS runs, now or later. */
+	while (n > 0 && !l->finished && !l->tls_pending) {
 		if (l->chunk != LMTP_CHUNK_NONE)
 			used = lmtp_chunk_scan(l, p, n);
 		else if (l->in_data)
@@ -339,6 +352,38 @@ lmtp_close(struct lmtp *l, const char *esc, const char *text)
 	lmtp_txn_end(l, false);
 	(void)buf_printf(&l->out, "421 %s %s %s\r\n", esc, l->hostname, text);
 	l->finished = true;
+}
+
+bool
+lmtp_starttls_pending(const struct lmtp *l)
+{
+	return l->tls_pending;
+}
+
+/*
+ * RFC 3207 §4.2: "the SMTP protocol is reset to the initial state (the
+ * state in SMTP after a server issues a 220 service ready greeting)"; the
+ * client must send LHLO again.
+ */
+void
+lmtp_tls_started(struct lmtp *l)
+{
+	assert(l->tls_pending);
+	lmtp_txn_end(l, true);
+	l->tls_pending = false;
+	l->tls_active = true;
+	l->greeted = false;
+	l->client[0] = '\0';
+	l->line_len = 0;
+	l->discard = false;
+	l->discard_cr = false;
+	l->n_bad = 0;
+}
+
+bool
+lmtp_tls_active(const struct lmtp *l)
+{
+	return l->tls_active;
 }
 
 const char *
@@ -770,10 +815,12 @@ lmtp_cmd_lhlo(struct lmtp *l, char *arg)
 	if (l->finished)
 		return;
 	/* RFC 6531 §3.1 (8): SMTPUTF8 needs 8BITMIME announced too. */
+	/* RFC 3207 §4.2: not advertised once TLS is active. */
 	if (buf_printf(&l->out, "250-%s\r\n250-PIPELINING\r\n"
 	    "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-CHUNKING\r\n"
-	    "250-SMTPUTF8\r\n250 SIZE %" PRIu64 "\r\n", l->hostname,
-	    l->max_size) == -1) {
+	    "250-SMTPUTF8\r\n%s250 SIZE %" PRIu64 "\r\n", l->hostname,
+	    l->tls != LMTP_TLS_OFF && !l->tls_active ? "250-STARTTLS\r\n" :
+	    "", l->max_size) == -1) {
 		l->finished = true;
 		return;
 	}
@@ -790,6 +837,10 @@ lmtp_cmd_mail(struct lmtp *l, char *arg)
 
 	if (!l->greeted) {
 		lmtp_put_canned(l, R_NEED_LHLO);
+		return;
+	}
+	if (lmtp_need_tls(l)) {
+		lmtp_put_canned(l, R_NEED_TLS);
 		return;
 	}
 	/* RFC 5321 §4.1.4: out of sequence is 503, state unchanged. */
@@ -847,6 +898,10 @@ lmtp_cmd_rcpt(struct lmtp *l, char *arg)
 
 	if (!l->greeted) {
 		lmtp_put_canned(l, R_NEED_LHLO);
+		return;
+	}
+	if (lmtp_need_tls(l)) {
+		lmtp_put_canned(l, R_NEED_TLS);
 		return;
 	}
 	if (!l->txn) {
@@ -913,6 +968,10 @@ lmtp_cmd_data(struct lmtp *l, char *arg)
 
 	if (!l->greeted) {
 		lmtp_put_canned(l, R_NEED_LHLO);
+		return;
+	}
+	if (lmtp_need_tls(l)) {
+		lmtp_put_canned(l, R_NEED_TLS);
 		return;
 	}
 	if (arg != NULL) {
@@ -1046,6 +1105,9 @@ lmtp_cmd_bdat(struct lmtp *l, char *arg)
 	} else if (!l->greeted) {
 		lmtp_reply_set(&r, R_NEED_LHLO);
 		lmtp_bdat_refuse(l, &r, true);
+	} else if (lmtp_need_tls(l)) {
+		lmtp_reply_set(&r, R_NEED_TLS);
+		lmtp_bdat_refuse(l, &r, true);
 	} else if (!l->txn) {
 		lmtp_reply_set(&r, R_NEED_MAIL_BDAT);
 		lmtp_bdat_refuse(l, &r, true);
@@ -1151,6 +1213,48 @@ lmtp_cmd_helo(struct lmtp *l, char *arg)
 {
 	(void)arg;
 	lmtp_put_canned(l, R_USE_LHLO);
+}
+
+/* RFC 3207 §4: with TLS required, 530 until it is active. */
+static bool
+lmtp_need_tls(const struct lmtp *l)
+{
+	return l->tls == LMTP_TLS_REQUIRED && !l->tls_active;
+}
+
+/*
+ * RFC 3207 §4.  Not offered (a Unix socket, or no certificate) is 502:
+ * recognised, not implemented here.  A second STARTTLS is 503 (§4.2 says
+ * it is not advertised again).  After the 220 the engine stops reading
+ * (lmtp_starttls_pending).
+ */
+static void
+lmtp_cmd_starttls(struct lmtp *l, char *arg)
+{
+	if (l->tls_active) {
+		lmtp_put_canned(l, R_TLS_ACTIVE);
+		return;
+	}
+	if (l->tls == LMTP_TLS_OFF) {
+		lmtp_put_canned(l, R_NO_TLS);
+		return;
+	}
+	/* "501 Syntax error (no parameters allowed)" */
+	if (arg != NULL) {
+		lmtp_put_canned(l, R_NO_ARGS);
+		return;
+	}
+	if (!l->greeted) {
+		lmtp_put_canned(l, R_NEED_LHLO);
+		return;
+	}
+	if (l->txn) {
+		lmtp_put_canned(l, R_TLS_IN_TXN);
+		return;
+	}
+	lmtp_put_canned(l, R_TLS_GO);
+	if (!l->finished)
+		l->tls_pending = true;
 }
 
 /* Message data. */

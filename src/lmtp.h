@@ -29,6 +29,13 @@ struct lmtp_reply {
 	char		text[200];	/* one line, no CRLF */
 };
 
+/* STARTTLS (RFC 3207): the session says whether it can start TLS. */
+enum lmtp_tls {
+	LMTP_TLS_OFF,		/* not offered: STARTTLS gets 502 */
+	LMTP_TLS_OPTIONAL,	/* advertised until TLS is active */
+	LMTP_TLS_REQUIRED,	/* also: 530 for MAIL ... before it (§4) */
+};
+
 struct lmtp_limits {
 	const char	*hostname;	/* in the greeting and LHLO; copied */
 	uint64_t	 max_message_size;	/* octets; 0 = no limit */
@@ -40,6 +47,7 @@ struct lmtp_limits {
 	 * 550 at RCPT, 452, 552, 554) neither count nor end it.
 	 */
 	unsigned	 max_bad_commands;
+	enum lmtp_tls	 tls;
 };
 
 enum lmtp_body_type {
@@ -154,6 +162,23 @@ bool		 lmtp_closed_for_errors(const struct lmtp *);
  * delivering.  The engine is then finished.
  */
 void		 lmtp_close(struct lmtp *, const char *esc, const char *text);
+
+/*
+ * True after the 220 reply to STARTTLS was queued: the engine takes no
+ * more input (the rest of that feed and any later one is dropped, so that
+ * nothing sent in clear text runs after the handshake: CVE-2011-0411).
+ * The caller sends the output, does the handshake, then calls
+ * lmtp_tls_started, or closes the connection.
+ */
+bool		 lmtp_starttls_pending(const struct lmtp *);
+/*
+ * The TLS handshake succeeded: the engine returns to its initial state
+ * (RFC 3207 §4.2: no LHLO name, no transaction, nothing buffered; no new
+ * greeting), and STARTTLS is no longer advertised or accepted.
+ */
+void		 lmtp_tls_started(struct lmtp *);
+/* True once lmtp_tls_started was called. */
+bool		 lmtp_tls_active(const struct lmtp *);
 
 /* The LHLO argument, "" before LHLO; valid until the next feed. */
 const char	*lmtp_client_name(const struct lmtp *);

@@ -5,6 +5,7 @@
  * §3.2) and between per-recipient replies; spools the body once to an
  * unnamed file and writes each recipient's copy from it.  Waits only in
  * ppoll(), under the caller's signal mask, so a stop request is seen.
+ * After STARTTLS (TCP only) every byte goes through tls.c instead.
  */
 #include "config.h"
 
@@ -28,6 +29,7 @@
 #include "recipient.h"
 #include "session.h"
 #include "stats.h"
+#include "tls.h"
 #include "trace.h"
 #include "util.h"
 
@@ -64,6 +66,9 @@ struct session {
 	size_t			 traced;	/* output bytes logged by -v */
 	struct txn		 txn;
 	char			*inbuf;
+	struct tls_conn		*tls;	/* after STARTTLS, else NULL */
+	short			 want;	/* what the last EAGAIN waits for */
+	char			 ioerr[256];	/* why the last I/O failed */
 };
 
 static void	txn_reset(struct txn *);
@@ -292,6 +297,7 @@ hook_deliver(void *ctx, size_t idx, const struct addr *to,
 	tr.queue_id = t->queue_id;
 	tr.when = time(NULL);
 	tr.utf8 = t->utf8;
+	tr.tls = s->tls != NULL;
 	hdr_len = trace_format(&tr, hdr, sizeof(hdr));
 	if (hdr_len == -1) {
 		set_reply(r, 451, "4.3.0", "temporary local problem");
@@ -379,6 +385,128 @@ session_wait(struct session *s, short events, int64_t timeout_ms)
 	return n == 0 ? 0 : 1;
 }
 
+/* Why the last session_recv or session_send failed. */
+static const char *
+session_ioerr(struct session *s)
+{
+	return s->ioerr[0] != '\0' ? s->ioerr : strerror(errno);
+}
+
+/*
+ * A TLS step's outcome as a socket call's: bytes, 0 at the end, or -1
+ * with errno (EAGAIN, s->want saying for what; EPROTO, s->ioerr why).
+ */
+static ssize_t
+session_tls_result(struct session *s, enum tls_io io, size_t n)
+{
+	switch (io) {
+	case TLS_IO_OK:
+		return (ssize_t)n;
+	case TLS_IO_WANT_READ:
+		s->want = POLLIN;
+		errno = EAGAIN;
+		return -1;
+	case TLS_IO_WANT_WRITE:
+		s->want = POLLOUT;
+		errno = EAGAIN;
+		return -1;
+	case TLS_IO_EOF:
+		return 0;
+	case TLS_IO_ERROR:
+		break;
+	}
+	(void)tls_error_string(s->tls, s->ioerr, sizeof(s->ioerr));
+	errno = EPROTO;
+	return -1;
+}
+
+/* recv(2) on the connection, through TLS once it is active. */
+static ssize_t
+session_recv(struct session *s, void *buf, size_t cap)
+{
+	enum tls_io	io;
+	size_t		n;
+
+	s->want = POLLIN;
+	s->ioerr[0] = '\0';
+	if (s->tls == NULL)
+		return recv(s->fd, buf, cap, 0);
+	io = tls_read(s->tls, buf, cap, &n);
+	return session_tls_result(s, io, n);
+}
+
+/* send(2) likewise; a TLS write may wait for input (s->want). */
+static ssize_t
+session_send(struct session *s, const void *buf, size_t len)
+{
+	enum tls_io	io;
+	size_t		n;
+
+	s->want = POLLOUT;
+	s->ioerr[0] = '\0';
+	if (s->tls == NULL)
+		return send(s->fd, buf, len, MSG_NOSIGNAL);
+	io = tls_write(s->tls, buf, len, &n);
+	return session_tls_result(s, io, n);
+}
+
+/*
+ * RFC 3207 after the 220: the engine has dropped whatever followed
+ * STARTTLS in that read (CVE-2011-0411), and nothing more is fed to it
+ * until the handshake is done, under the deadline of the STARTTLS
+ * command.  A failed handshake ends the connection.
+ */
+static void
+session_starttls(struct session *s)
+{
+	enum tls_io	io;
+	int		ready;
+	char		why[256];
+
+	if (session_flush(s) == -1)
+		return;
+	s->tls = tls_conn_new(s->conf->tls_ctx, s->fd, why, sizeof(why));
+	if (s->tls == NULL) {
+		log_warnx("STARTTLS from %s: %s", s->peer, why);
+		s->dead = true;
+		return;
+	}
+	for (;;) {
+		io = tls_accept(s->tls);
+		if (io == TLS_IO_OK)
+			break;
+		if (io != TLS_IO_WANT_READ && io != TLS_IO_WANT_WRITE) {
+			log_info("STARTTLS from %s: handshake failed: %s",
+			    s->peer, tls_error_string(s->tls, why,
+			    sizeof(why)));
+			s->dead = true;
+			return;
+		}
+		ready = session_wait(s, io == TLS_IO_WANT_READ ? POLLIN :
+		    POLLOUT, s->deadline_ms - now_ms());
+		if (ready == 0) {
+			log_info("STARTTLS from %s: handshake timed out",
+			    s->peer);
+			s->dead = true;
+			return;
+		}
+		if (ready == -1 && errno != EINTR) {
+			log_warn("poll");
+			s->dead = true;
+			return;
+		}
+		if (*s->stopping) {
+			log_info("STARTTLS from %s: shutting down", s->peer);
+			s->dead = true;
+			return;
+		}
+	}
+	log_info("STARTTLS from %s: %s %s", s->peer, tls_version(s->tls),
+	    tls_cipher(s->tls));
+	lmtp_tls_started(s->lmtp);
+	s->deadline_ms = now_ms() + (int64_t)s->conf->command_timeout * 1000;
+}
+
 /* With -v, logs the reply lines queued since the last trace. */
 static void
 session_trace_output(struct session *s)
@@ -412,7 +540,7 @@ session_flush(struct session *s)
 		p = lmtp_output(s->lmtp, &len);
 		if (len == 0)
 			return 0;
-		w = send(s->fd, p, len, MSG_NOSIGNAL);
+		w = session_send(s, p, len);
 		if (w > 0) {
 			lmtp_output_done(s->lmtp, (size_t)w);
 			s->traced = s->traced > (size_t)w ?
@@ -422,14 +550,14 @@ session_flush(struct session *s)
 		if (w == -1 && errno == EINTR)
 			continue;
 		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			ready = session_wait(s, POLLOUT,
+			ready = session_wait(s, s->want,
 			    (int64_t)s->conf->command_timeout * 1000);
 			if (ready == 1 || (ready == -1 && errno == EINTR))
 				continue;
 			log_info("timeout sending to %s", s->peer);
 		} else
 			log_info("lost connection sending to %s: %s", s->peer,
-			    strerror(errno));
+			    session_ioerr(s));
 		s->dead = true;
 		return -1;
 	}
@@ -480,6 +608,7 @@ session_loop(struct session *s)
 	size_t	pending;
 	bool	was_in_data;
 	int	ready;
+	short	want;
 
 	for (;;) {
 		if (lmtp_finished(s->lmtp) || s->dead)
@@ -488,11 +617,16 @@ session_loop(struct session *s)
 			lmtp_close(s->lmtp, "4.3.2", "shutting down");
 			continue;
 		}
-		n = recv(s->fd, s->inbuf, SESSION_READ_SIZE, 0);
+		n = session_recv(s, s->inbuf, SESSION_READ_SIZE);
 		if (n > 0) {
 			was_in_data = lmtp_in_data(s->lmtp);
 			lmtp_feed(s->lmtp, s->inbuf, (size_t)n);
 			session_deadline_after_feed(s, was_in_data);
+			/* The rest of this read was dropped by the engine. */
+			if (lmtp_starttls_pending(s->lmtp)) {
+				session_starttls(s);
+				continue;
+			}
 			lmtp_output(s->lmtp, &pending);
 			if (pending > SESSION_OUTPUT_HIGH)
 				session_flush(s);
@@ -510,14 +644,19 @@ session_loop(struct session *s)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK) {
 			log_info("lost connection with %s: %s", s->peer,
-			    strerror(errno));
+			    session_ioerr(s));
 			s->dead = true;
 			break;
 		}
-		/* RFC 2920 §3.2: the input ran dry, so answer now. */
+		/*
+		 * RFC 2920 §3.2: the input ran dry, so answer now.  (Under TLS
+		 * the read above returns buffered records first, so WANT_READ
+		 * means SSL_pending is 0 too.)
+		 */
+		want = s->want;
 		if (session_flush(s) == -1)
 			break;
-		ready = session_wait(s, POLLIN, s->deadline_ms - now_ms());
+		ready = session_wait(s, want, s->deadline_ms - now_ms());
 		if (ready == 0) {
 			log_info("timeout after %s from %s",
 			    lmtp_in_data(s->lmtp) ? "DATA" : "command",
@@ -588,9 +727,16 @@ session_run(int fd, const struct sockaddr *peer, socklen_t peer_len,
 	limits.max_message_size = conf->max_message_size;
 	limits.max_recipients = conf->max_recipients;
 	limits.max_bad_commands = conf->max_bad_commands;
+	/* RFC 3207 on TCP only: a Unix socket is already local. */
+	limits.tls = LMTP_TLS_OFF;
+	if (conf->tls_ctx != NULL && peer != NULL &&
+	    (peer->sa_family == AF_INET || peer->sa_family == AF_INET6))
+		limits.tls = conf->tls == CONF_TLS_REQUIRED ?
+		    LMTP_TLS_REQUIRED : LMTP_TLS_OPTIONAL;
 	s.deadline_ms = now_ms() + (int64_t)conf->command_timeout * 1000;
 	s.lmtp = lmtp_new(&limits, &session_hooks, &s);
 	session_loop(&s);
+	tls_conn_free(s.tls);
 	lmtp_free(s.lmtp);
 	txn_reset(&s.txn);
 	x_free(s.txn.rcpts);

@@ -107,9 +107,13 @@ trace_format(const struct trace *t, char *out, size_t cap)
 	put(&o, t->peer, true);
 	put(&o, ")\n\tby ", false);
 	put(&o, t->hostname, true);
-	/* RFC 6531 §3.7.3, §4.3: the WITH type when SMTPUTF8 was used */
-	put(&o, t->utf8 ? " (lmtpd) with UTF8LMTP id " :
-	    " (lmtpd) with LMTP id ", false);
+	/*
+	 * The WITH type: RFC 3848 §1 (LMTPS under TLS), RFC 6531 §3.7.3 and
+	 * §4.3 (UTF8LMTP with SMTPUTF8, UTF8LMTPS with both).
+	 */
+	put(&o, " (lmtpd) with ", false);
+	put(&o, t->utf8 ? "UTF8LMTP" : "LMTP", false);
+	put(&o, t->tls ? "S id " : " id ", false);
 	put(&o, t->queue_id, true);
 	put(&o, "\n\tfor <", false);
 	put(&o, t->recipient, true);

@@ -21,6 +21,7 @@ struct trace {
 	const char	*queue_id;
 	time_t		 when;
 	bool		 utf8;		/* SMTPUTF8: "with UTF8LMTP" */
+	bool		 tls;		/* STARTTLS: "with LMTPS" */
 };
 
 /*

@@ -19,6 +19,7 @@
 
 #include "conf.h"
 #include "suites.h"
+#include "tls.h"
 
 #ifndef RUNSTATEDIR
 #define RUNSTATEDIR	"/var/run"
@@ -143,6 +144,10 @@ check_defaults(const struct conf *c, bool with_pid_file)
 		    RUNSTATEDIR "/lmtpd.status");
 	}
 	ck_assert_ptr_null(c->metrics.spec);
+	ck_assert_str_eq(c->tls_cert, "");
+	ck_assert_str_eq(c->tls_key, "");
+	ck_assert_int_eq(c->tls, CONF_TLS_OFF);
+	ck_assert_ptr_null(c->tls_ctx);
 }
 
 START_TEST(test_defaults)
@@ -401,6 +406,16 @@ static const struct {
 	{ "listen = {\"inet:127.0.0.1:24\"}\n"
 	    "metrics_listen = \"inet:127.0.0.1:24\"\n", 2, "metrics_listen" },
 	{ "users_file = \"users\"\n", 1, "users_file" },
+	/* STARTTLS */
+	{ "tls_cert = \"cert.pem\"\ntls_key = \"/k.pem\"\n", 1, "tls_cert" },
+	{ "tls_cert = \"/c.pem\"\ntls_key = \"key.pem\"\n", 2, "tls_key" },
+	{ "tls_cert = \"/c.pem\"\n", 1, "tls_cert" },
+	{ "\ntls_key = \"/k.pem\"\n", 2, "tls_key" },
+	{ "tls = \"maybe\"\n", 1, "tls" },
+	{ "tls = \"required\"\n", 1, "tls" },
+	{ "tls = \"optional\"\n", 1, "tls" },
+	{ "tls_cert = \"/nonexistent/c.pem\"\n"
+	    "tls_key = \"/nonexistent/k.pem\"\n", 1, "tls_cert" },
 	/* numbers */
 	{ "max_message_size = -1\n", 1, "max_message_size" },
 	{ "max_message_size = 5x\n", 1, "max_message_size" },
@@ -746,6 +761,95 @@ START_TEST(test_dev_sample_loads)
 	conf_free(c);
 }
 END_TEST
+/* A self-signed P-256 certificate (CN=localhost, 100 years) and its key. */
+static const char test_cert_pem[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBfzCCASWgAwIBAgIUFZppJzkGOxfhwAjUdTAvbtHJO68wCgYIKoZIzj0EAwIw\n"
+	"FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTIwMTA3NTUxNVoYDzIxMjYxMTA3\n"
+	"MDc1NTE1WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO\n"
+	"PQMBBwNCAARIBPONVslVu+mRL2uhib6J7WdTV28cf7oncTuIUiWfziQ4eZrpQRTI\n"
+	"mlsvgZlX0rXkjuxyQb5G5JlhQWOoirn/o1MwUTAdBgNVHQ4EFgQUUfjEiP1wqQt3\n"
+	"3VETW4ChSScp43swHwYDVR0jBBgwFoAUUfjEiP1wqQt33VETW4ChSScp43swDwYD\n"
+	"VR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiBSakHDQLYm3bSAh8qKPwXZ\n"
+	"D2D5OOyEgwSBdQn/vlPV2wIhAOLWGcq3gNCoBCmxitq0yA2PqBVGakNpY2eZ6hBy\n"
+	"iEH6\n"
+	"-----END CERTIFICATE-----\n";
+static const char test_key_pem[] =
+	"-----BEGIN PRIVATE KEY-----\n"
+	"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg2V15SYvehLz4dWzv\n"
+	"43+Cyv9MarfCflxBy1YQXufNzEShRANCAARIBPONVslVu+mRL2uhib6J7WdTV28c\n"
+	"f7oncTuIUiWfziQ4eZrpQRTImlsvgZlX0rXkjuxyQb5G5JlhQWOoirn/\n"
+	"-----END PRIVATE KEY-----\n";
+/* Another key: it does not match the certificate. */
+static const char other_key_pem[] =
+	"-----BEGIN PRIVATE KEY-----\n"
+	"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg17MxDZjJgUuzYGE0\n"
+	"ED7U/IwubScklgwb50yceLsRKXyhRANCAAQMlc/5ny9hCwUZ9qAGbXazsLWGSN06\n"
+	"OH4Ggi+JVDnUibEtCE5qYVyba8MC3qbyCtYQFQRw+kdoN0GHxn85bMxw\n"
+	"-----END PRIVATE KEY-----\n";
+
+/* Writes the PEM files and a configuration naming them, with extra. */
+static struct conf *
+load_tls(const char *key_pem, const char *extra, char *err, size_t cap)
+{
+	char	cert[PATH_MAX], key[PATH_MAX], text[3 * PATH_MAX];
+
+	write_file("cert.pem", test_cert_pem, cert);
+	write_file("key.pem", key_pem, key);
+	snprintf(text, sizeof(text), "tls_cert = \"%s\"\ntls_key = \"%s\"\n%s",
+	    cert, key, extra);
+	return load_text(text, err, cap);
+}
+
+/* A certificate makes STARTTLS optional; its context is built at load. */
+START_TEST(test_tls_modes)
+{
+	static const struct {
+		const char	*extra;
+		enum conf_tls	 tls;
+	} t[] = {
+		{ "", CONF_TLS_OPTIONAL },
+		{ "tls = \"optional\"\n", CONF_TLS_OPTIONAL },
+		{ "tls = \"required\"\n", CONF_TLS_REQUIRED },
+		{ "tls = \"off\"\n", CONF_TLS_OFF },
+	};
+	struct conf	*c;
+	char		 err[512];
+
+	c = load_tls(test_key_pem, t[_i].extra, err, sizeof(err));
+	if (!tls_available()) {
+		ck_assert_ptr_null(c);
+		ck_assert_ptr_nonnull(strstr(err,
+		    "option 'tls_cert': lmtpd was built without TLS"));
+		return;
+	}
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(c->tls, t[_i].tls);
+	if (t[_i].tls == CONF_TLS_OFF)
+		ck_assert_ptr_null(c->tls_ctx);
+	else
+		ck_assert_ptr_nonnull(c->tls_ctx);
+	ck_assert_ptr_nonnull(strstr(c->tls_cert, "/cert.pem"));
+	ck_assert_ptr_nonnull(strstr(c->tls_key, "/key.pem"));
+	conf_free(c);
+}
+END_TEST
+
+/* A key that is not the certificate's, or not a key, fails the load. */
+START_TEST(test_tls_bad_pair)
+{
+	const char	*keys[] = { other_key_pem, "not a key\n",
+			    test_cert_pem };
+	struct conf	*c;
+	char		 err[512];
+
+	c = load_tls(keys[_i], "", err, sizeof(err));
+	ck_assert_ptr_null(c);
+	if (tls_available())
+		ck_assert_msg(strstr(err, ":2: option 'tls_key': key ") !=
+		    NULL, "%s", err);
+}
+END_TEST
 
 Suite *
 conf_suite(void)
@@ -795,6 +899,12 @@ conf_suite(void)
 	tcase_add_test(tc, test_sample_loads);
 	tcase_add_test(tc, test_sample_shows_defaults);
 	tcase_add_test(tc, test_dev_sample_loads);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("tls");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_tls_modes, 0, 4);
+	tcase_add_loop_test(tc, test_tls_bad_pair, 0, 3);
 	suite_add_tcase(s, tc);
 	return s;
 }

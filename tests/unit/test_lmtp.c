@@ -1810,6 +1810,134 @@ START_TEST(test_bad_commands_unlimited)
 }
 END_TEST
 
+/* STARTTLS (RFC 3207). */
+
+static const struct lmtp_limits tls_limits = {
+	.hostname = "mx.test",
+	.max_message_size = 10000,
+	.max_recipients = 3,
+	.tls = LMTP_TLS_OPTIONAL,
+};
+
+static const struct lmtp_limits tls_required_limits = {
+	.hostname = "mx.test",
+	.max_message_size = 10000,
+	.max_recipients = 3,
+	.tls = LMTP_TLS_REQUIRED,
+};
+
+#define LHLO_TLS_REPLY							\
+	"250-mx.test\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n"	\
+	"250-8BITMIME\r\n250-CHUNKING\r\n250-SMTPUTF8\r\n"		\
+	"250-STARTTLS\r\n250 SIZE 10000\r\n"
+#define TLS_GO		"220 2.0.0 ready to start TLS\r\n"
+#define NEED_TLS	"530 5.7.0 must issue a STARTTLS command first\r\n"
+
+/* Advertised only when the session offers it, and not once active. */
+START_TEST(test_starttls_advertised)
+{
+	struct fake	f;
+
+	fake_init(&f, &test_limits, &fake_hooks);
+	feed(&f, "LHLO c\r\nSTARTTLS\r\n", _i);
+	ck_assert_str_eq(str(&f.out), GREETING LHLO_REPLY
+	    "502 5.5.1 STARTTLS not available\r\n");
+	ck_assert(!lmtp_starttls_pending(f.l));
+	fake_done(&f);
+
+	fake_init(&f, &tls_limits, &fake_hooks);
+	feed(&f, "LHLO c\r\n", _i);
+	ck_assert_str_eq(str(&f.out), GREETING LHLO_TLS_REPLY);
+	fake_done(&f);
+}
+END_TEST
+
+/* §4: "501 Syntax error (no parameters allowed)"; sequence errors. */
+START_TEST(test_starttls_refusals)
+{
+	struct fake	f;
+
+	fake_init(&f, &tls_limits, &fake_hooks);
+	feed(&f, "STARTTLS\r\nLHLO c\r\nSTARTTLS now\r\n"
+	    "MAIL FROM:<s@example.org>\r\nSTARTTLS\r\nRSET\r\n", _i);
+	ck_assert_str_eq(str(&f.out), GREETING
+	    "503 5.5.1 need LHLO first\r\n" LHLO_TLS_REPLY
+	    "501 5.5.4 no parameters allowed\r\n" SENDER_OK
+	    "503 5.5.1 STARTTLS inside a transaction\r\n" OK);
+	ck_assert(!lmtp_starttls_pending(f.l));
+	ck_assert(!lmtp_tls_active(f.l));
+	fake_done(&f);
+}
+END_TEST
+
+/*
+ * CVE-2011-0411: what follows STARTTLS in the same feed (or any later
+ * one, before the handshake) never runs.
+ */
+START_TEST(test_starttls_drops_pipelined)
+{
+	struct fake	f;
+
+	fake_init(&f, &tls_limits, &fake_hooks);
+	feed(&f, "LHLO c\r\nSTARTTLS\r\nMAIL FROM:<a@b.example>\r\n"
+	    "RCPT TO:<a@example.org>\r\n", _i);
+	ck_assert_str_eq(str(&f.out), GREETING LHLO_TLS_REPLY TLS_GO);
+	ck_assert(lmtp_starttls_pending(f.l));
+	feed(&f, "NOOP\r\n", _i);
+	ck_assert_str_eq(str(&f.out), GREETING LHLO_TLS_REPLY TLS_GO);
+	ck_assert_int_eq(f.n_mail, 0);
+	ck_assert_int_eq(f.n_rcpt, 0);
+	fake_done(&f);
+}
+END_TEST
+
+/*
+ * §4.2: after the handshake the engine is as after the greeting (no new
+ * greeting); STARTTLS is neither advertised nor accepted again.
+ */
+START_TEST(test_starttls_resets)
+{
+	struct fake	f;
+
+	fake_init(&f, &tls_limits, &fake_hooks);
+	feed(&f, "LHLO before.test\r\nSTARTTLS\r\n", _i);
+	ck_assert(lmtp_starttls_pending(f.l));
+	lmtp_tls_started(f.l);
+	ck_assert(!lmtp_starttls_pending(f.l));
+	ck_assert(lmtp_tls_active(f.l));
+	ck_assert_str_eq(lmtp_client_name(f.l), "");
+	buf_reset(&f.out);
+	feed(&f, "MAIL FROM:<s@example.org>\r\nLHLO after.test\r\n"
+	    "STARTTLS\r\nMAIL FROM:<s@example.org>\r\n", _i);
+	ck_assert_str_eq(str(&f.out), "503 5.5.1 need LHLO first\r\n"
+	    LHLO_REPLY "503 5.5.1 TLS already active\r\n" SENDER_OK);
+	ck_assert_str_eq(lmtp_client_name(f.l), "after.test");
+	ck_assert_int_eq(f.n_mail, 1);
+	fake_done(&f);
+}
+END_TEST
+
+/* §4: with TLS required, 530 for MAIL, RCPT, DATA and BDAT before it. */
+START_TEST(test_starttls_required)
+{
+	struct fake	f;
+
+	fake_init(&f, &tls_required_limits, &fake_hooks);
+	feed(&f, "LHLO c\r\nMAIL FROM:<s@example.org>\r\n"
+	    "RCPT TO:<a@example.org>\r\nDATA\r\nBDAT 4 LAST\r\nRSET"
+	    "NOOP\r\nSTARTTLS\r\n", _i);
+	ck_assert_str_eq(str(&f.out), GREETING LHLO_TLS_REPLY NEED_TLS
+	    NEED_TLS NEED_TLS NEED_TLS OK TLS_GO);
+	ck_assert_int_eq(f.n_mail, 0);
+	lmtp_tls_started(f.l);
+	buf_reset(&f.out);
+	feed(&f, "LHLO c\r\nMAIL FROM:<s@example.org>\r\n"
+	    "RCPT TO:<a@example.org>\r\n", _i);
+	ck_assert_str_eq(str(&f.out), LHLO_REPLY SENDER_OK RCPT_OK);
+	fake_done(&f);
+}
+END_TEST
+
 Suite *
 lmtp_suite(void)
 {
@@ -1888,6 +2016,14 @@ lmtp_suite(void)
 	tcase_add_loop_test(tc, test_flush_between_replies, 0, FEED_MODES);
 	tcase_add_loop_test(tc, test_close, 0, FEED_MODES);
 	tcase_add_loop_test(tc, test_free_resets_open_txn, 0, FEED_MODES);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("starttls");
+	tcase_add_loop_test(tc, test_starttls_advertised, 0, FEED_MODES);
+	tcase_add_loop_test(tc, test_starttls_refusals, 0, FEED_MODES);
+	tcase_add_loop_test(tc, test_starttls_drops_pipelined, 0, FEED_MODES);
+	tcase_add_loop_test(tc, test_starttls_resets, 0, FEED_MODES);
+	tcase_add_loop_test(tc, test_starttls_required, 0, FEED_MODES);
 	suite_add_tcase(s, tc);
 
 	return s;

@@ -114,6 +114,30 @@ START_TEST(test_utf8_with_clause)
 }
 END_TEST
 
+/* RFC 3848 §1 and RFC 6531 §4.3: the WITH type for each combination. */
+static const struct {
+	bool		 utf8;
+	bool		 tls;
+	const char	*with;
+} with_types[] = {
+	{ false, false, " (lmtpd) with LMTP id " },
+	{ false, true, " (lmtpd) with LMTPS id " },
+	{ true, false, " (lmtpd) with UTF8LMTP id " },
+	{ true, true, " (lmtpd) with UTF8LMTPS id " },
+};
+
+START_TEST(test_with_types)
+{
+	struct trace	t = base;
+	char		out[1024];
+
+	t.utf8 = with_types[_i].utf8;
+	t.tls = with_types[_i].tls;
+	ck_assert_int_gt(trace_format(&t, out, sizeof(out)), 0);
+	ck_assert_ptr_nonnull(strstr(out, with_types[_i].with));
+}
+END_TEST
+
 START_TEST(test_controls_replaced)
 {
 	struct trace	t = base;
@@ -167,6 +191,8 @@ trace_suite(void)
 	tcase_add_test(tc, test_null_sender);
 	tcase_add_test(tc, test_controls_replaced);
 	tcase_add_test(tc, test_utf8_with_clause);
+	tcase_add_loop_test(tc, test_with_types, 0,
+	    (int)(sizeof(with_types) / sizeof(with_types[0])));
 	tcase_add_test(tc, test_enobufs_every_cap);
 	suite_add_tcase(s, tc);
 	return s;
