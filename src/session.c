@@ -602,6 +602,14 @@ session_deadline_after_feed(struct session *s, bool was_in_data)
 }
 
 static void
+session_timeout(struct session *s)
+{
+	log_info("timeout after %s from %s", lmtp_in_data(s->lmtp) ? "DATA" :
+	    "command", s->peer);
+	lmtp_close(s->lmtp, "4.4.2", "timeout, closing");
+}
+
+static void
 session_loop(struct session *s)
 {
 	ssize_t	n;
@@ -627,6 +635,9 @@ session_loop(struct session *s)
 				session_starttls(s);
 				continue;
 			}
+			/* A client that never pauses meets its deadline too. */
+			if (!lmtp_finished(s->lmtp) && now_ms() >= s->deadline_ms)
+				session_timeout(s);
 			lmtp_output(s->lmtp, &pending);
 			if (pending > SESSION_OUTPUT_HIGH)
 				session_flush(s);
@@ -658,10 +669,7 @@ session_loop(struct session *s)
 			break;
 		ready = session_wait(s, want, s->deadline_ms - now_ms());
 		if (ready == 0) {
-			log_info("timeout after %s from %s",
-			    lmtp_in_data(s->lmtp) ? "DATA" : "command",
-			    s->peer);
-			lmtp_close(s->lmtp, "4.4.2", "timeout, closing");
+			session_timeout(s);
 		} else if (ready == -1 && errno != EINTR) {
 			log_warn("poll");
 			break;

@@ -678,6 +678,50 @@ class TestSlowloris(HostileTestCase):
         self.assert_nothing_delivered(d, rcpt)
         self.assert_serves_again(d, rcpt, b"after-slowloris")
 
+    def test_data_flood_meets_the_deadline(self):
+        """After 354, data as fast as the socket takes it, never a pause:
+        still cut off at data_timeout, not held for as long as it sends."""
+        import select
+        timeout = 2
+        rcpt = "alice@example.org"
+        d = self.start(data_timeout=timeout, max_message_size=0,
+                       **ONE_CHILD)
+        c = self.open(d)
+        c.expect("MAIL FROM:<%s>" % T.SENDER, 250)
+        c.expect("RCPT TO:<%s>" % rcpt, 250)
+        c.expect("DATA", 354)
+        t0 = time.monotonic()
+        chunk = b"x" * 900 + b"\r\n"
+        block = chunk * 64
+        got = b""
+        c.sock.setblocking(False)
+        deadline = t0 + timeout + MARGIN
+        while time.monotonic() < deadline and b"\r\n" not in got:
+            r, w, _ = select.select([c.sock], [c.sock], [], 0.5)
+            if r:
+                try:
+                    data = c.sock.recv(4096)
+                except (ConnectionResetError, BlockingIOError):
+                    break
+                if not data:
+                    break
+                got += data
+            elif w:
+                try:
+                    c.sock.send(block)
+                except (BlockingIOError, BrokenPipeError,
+                        ConnectionResetError):
+                    pass
+        when = time.monotonic()
+        self.note("after %.2f s: %r" % (when - t0, got[:60]))
+        self.assertTrue(got.startswith(b"421 4.4.2 "),
+                        "still taking data %.1f s after the 354 "
+                        "(data_timeout %d s): %r" % (when - t0, timeout, got))
+        self.assertGreaterEqual(when - t0, 0.9 * timeout)
+        c.close()
+        self.assert_nothing_delivered(d, rcpt)
+        self.assert_serves_again(d, rcpt, b"after-data-flood")
+
     def test_bdat_trickle(self):
         """A BDAT chunk trickled a byte every 0.5 s, its BDAT line read
         with the end of the previous chunk: cut off data_timeout after
