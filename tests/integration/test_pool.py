@@ -391,10 +391,11 @@ class TestCrashBackoff(PoolTestCase):
                             max(0, budget - time.monotonic()), 0.01)
             self.assertTrue(kids, "round %d: no new child (waits %r)"
                             % (rnd, waits))
-            victim = kids[0]
-            os.kill(victim, signal.SIGKILL)
+            # All of them: a spare left alive would look like a respawn.
+            for victim in kids:
+                os.kill(victim, signal.SIGKILL)
             t0 = time.monotonic()
-            killed.append(victim)
+            killed.extend(kids)
             new = wait_for(lambda: [p for p in d.children()
                                     if p not in killed],
                            max(0, budget - time.monotonic()), 0.01)
