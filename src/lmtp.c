@@ -225,6 +225,8 @@ static void	lmtp_chunk_text(struct lmtp *, const char *, size_t);
 static void	lmtp_chunk_end(struct lmtp *);
 static void	lmtp_line_count(struct lmtp *, size_t, bool);
 static void	lmtp_data_count(struct lmtp *, size_t, bool);
+static size_t	lmtp_text_step(struct lmtp *, const char *, size_t,
+		    void (*)(struct lmtp *, size_t, bool));
 static void	lmtp_data_fail(struct lmtp *, enum lmtp_reply_id);
 static void	lmtp_body_put(struct lmtp *, const char *, size_t);
 static void	lmtp_body_flush(struct lmtp *);
@@ -1330,6 +1332,35 @@ lmtp_body_flush(struct lmtp *l)
 }
 
 /*
+ * Inside a line, for DATA and chunks alike: a run of text as is, a CR
+ * held back (LMTP_D_CR decides), or a bare LF stored as LF.  count takes
+ * each octet for the line limit (and, for DATA, the size).  Returns the
+ * octets used, at least one (n > 0).
+ */
+static size_t
+lmtp_text_step(struct lmtp *l, const char *p, size_t n,
+    void (*count)(struct lmtp *, size_t, bool))
+{
+	size_t	run = 0;
+
+	while (run < n && p[run] != '\r' && p[run] != '\n')
+		run++;
+	if (run > 0) {
+		count(l, run, false);
+		lmtp_body_put(l, p, run);
+		return run;
+	}
+	if (p[0] == '\r') {
+		count(l, 1, false);
+		l->dstate = LMTP_D_CR;
+		return 1;
+	}
+	count(l, 1, true);
+	lmtp_body_put(l, "\n", 1);
+	return 1;
+}
+
+/*
  * Scans message data (RFC 5321 §4.1.1.4, §4.5.2): only CRLF "." CRLF ends
  * it; a line starting with "." loses that dot when more follows; CRLF is
  * stored as LF, a bare LF as LF (ending the line for the length count but
@@ -1339,28 +1370,12 @@ lmtp_body_flush(struct lmtp *l)
 static size_t
 lmtp_data_scan(struct lmtp *l, const char *p, size_t n)
 {
-	size_t	i = 0, run;
+	size_t	i = 0;
 
 	while (i < n) {
 		switch (l->dstate) {
 		case LMTP_D_TEXT:
-			run = 0;
-			while (i + run < n && p[i + run] != '\r' &&
-			    p[i + run] != '\n')
-				run++;
-			if (run > 0) {
-				lmtp_data_count(l, run, false);
-				lmtp_body_put(l, p + i, run);
-				i += run;
-			} else if (p[i] == '\r') {
-				lmtp_data_count(l, 1, false);
-				l->dstate = LMTP_D_CR;
-				i++;
-			} else {
-				lmtp_data_count(l, 1, true);
-				lmtp_body_put(l, "\n", 1);
-				i++;
-			}
+			i += lmtp_text_step(l, p + i, n - i, lmtp_data_count);
 			break;
 		case LMTP_D_CR:
 			if (p[i] == '\n') {
@@ -1429,7 +1444,7 @@ lmtp_chunk_scan(struct lmtp *l, const char *p, size_t n)
 static void
 lmtp_chunk_text(struct lmtp *l, const char *p, size_t n)
 {
-	size_t	i = 0, run;
+	size_t	i = 0;
 
 	while (i < n) {
 		if (l->dstate == LMTP_D_CR) {
@@ -1442,22 +1457,7 @@ lmtp_chunk_text(struct lmtp *l, const char *p, size_t n)
 			}
 			lmtp_body_put(l, "\r", 1);
 		}
-		run = 0;
-		while (i + run < n && p[i + run] != '\r' && p[i + run] != '\n')
-			run++;
-		if (run > 0) {
-			lmtp_line_count(l, run, false);
-			lmtp_body_put(l, p + i, run);
-			i += run;
-		} else if (p[i] == '\r') {
-			lmtp_line_count(l, 1, false);
-			l->dstate = LMTP_D_CR;
-			i++;
-		} else {
-			lmtp_line_count(l, 1, true);
-			lmtp_body_put(l, "\n", 1);
-			i++;
-		}
+		i += lmtp_text_step(l, p + i, n - i, lmtp_line_count);
 	}
 }
 
