@@ -200,6 +200,7 @@ static const char *lmtp_path_arg(const char *, const char *);
 static bool	lmtp_has_8bit(const char *, size_t);
 static enum lmtp_reply_id lmtp_mail_params(const char *, struct lmtp_mail *);
 static void	lmtp_cmd_lhlo(struct lmtp *, char *);
+static bool	lmtp_may_transact(struct lmtp *);
 static void	lmtp_cmd_mail(struct lmtp *, char *);
 static void	lmtp_cmd_rcpt(struct lmtp *, char *);
 static void	lmtp_cmd_data(struct lmtp *, char *);
@@ -829,6 +830,24 @@ lmtp_cmd_lhlo(struct lmtp *l, char *arg)
 	lmtp_tally(l, 250, true);
 }
 
+/*
+ * What MAIL, RCPT and DATA need first: LHLO (RFC 5321 §4.1.4), and TLS
+ * when it is required (RFC 3207 §4).  Answers and returns false if not.
+ */
+static bool
+lmtp_may_transact(struct lmtp *l)
+{
+	if (!l->greeted) {
+		lmtp_put_canned(l, R_NEED_LHLO);
+		return false;
+	}
+	if (lmtp_need_tls(l)) {
+		lmtp_put_canned(l, R_NEED_TLS);
+		return false;
+	}
+	return true;
+}
+
 static void
 lmtp_cmd_mail(struct lmtp *l, char *arg)
 {
@@ -837,14 +856,8 @@ lmtp_cmd_mail(struct lmtp *l, char *arg)
 	const char		*p;
 	size_t			 end;
 
-	if (!l->greeted) {
-		lmtp_put_canned(l, R_NEED_LHLO);
+	if (!lmtp_may_transact(l))
 		return;
-	}
-	if (lmtp_need_tls(l)) {
-		lmtp_put_canned(l, R_NEED_TLS);
-		return;
-	}
 	/* RFC 5321 §4.1.4: out of sequence is 503, state unchanged. */
 	if (l->txn) {
 		lmtp_put_canned(l, R_NESTED);
@@ -898,14 +911,8 @@ lmtp_cmd_rcpt(struct lmtp *l, char *arg)
 	const char		*p, *rest;
 	size_t			 end;
 
-	if (!l->greeted) {
-		lmtp_put_canned(l, R_NEED_LHLO);
+	if (!lmtp_may_transact(l))
 		return;
-	}
-	if (lmtp_need_tls(l)) {
-		lmtp_put_canned(l, R_NEED_TLS);
-		return;
-	}
 	if (!l->txn) {
 		lmtp_put_canned(l, R_NEED_MAIL);
 		return;
@@ -968,14 +975,8 @@ lmtp_cmd_data(struct lmtp *l, char *arg)
 {
 	struct lmtp_reply	r;
 
-	if (!l->greeted) {
-		lmtp_put_canned(l, R_NEED_LHLO);
+	if (!lmtp_may_transact(l))
 		return;
-	}
-	if (lmtp_need_tls(l)) {
-		lmtp_put_canned(l, R_NEED_TLS);
-		return;
-	}
 	if (arg != NULL) {
 		lmtp_put_canned(l, R_NO_ARGS);
 		return;
