@@ -155,6 +155,15 @@ prom_metric(struct stats_out *o, const char *name, const char *type,
 	out_put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* One metric without labels: its HELP and TYPE lines, then its value. */
+static void
+prom_value(struct stats_out *o, const char *name, const char *type,
+    const char *help, unsigned long long v)
+{
+	prom_metric(o, name, type, help);
+	out_put(o, "%s %llu\n", name, v);
+}
+
 size_t
 stats_format_prometheus(char *out, size_t cap, time_t now)
 {
@@ -176,45 +185,34 @@ stats_format_prometheus(char *out, size_t cap, time_t now)
 	size_t			i;
 
 	(void)now;
-	prom_metric(&o, "lmtpd_connections_total", "counter",
-	    "Connections served.");
-	out_put(&o, "lmtpd_connections_total %llu\n",
-	    (unsigned long long)stats_get(STATS_CONNECTIONS));
-	prom_metric(&o, "lmtpd_connections_refused_total", "counter",
-	    "TCP connections refused by allow.");
-	out_put(&o, "lmtpd_connections_refused_total %llu\n",
-	    (unsigned long long)stats_get(STATS_REFUSED));
-	prom_metric(&o, "lmtpd_messages_total", "counter",
-	    "Messages received to the end of their data.");
-	out_put(&o, "lmtpd_messages_total %llu\n",
-	    (unsigned long long)stats_get(STATS_MESSAGES));
+	prom_value(&o, "lmtpd_connections_total", "counter",
+	    "Connections served.", stats_get(STATS_CONNECTIONS));
+	prom_value(&o, "lmtpd_connections_refused_total", "counter",
+	    "TCP connections refused by allow.", stats_get(STATS_REFUSED));
+	prom_value(&o, "lmtpd_messages_total", "counter",
+	    "Messages received to the end of their data.",
+	    stats_get(STATS_MESSAGES));
 	prom_metric(&o, "lmtpd_recipients_total", "counter",
 	    "Recipients by outcome.");
 	for (i = 0; i < sizeof(rcpts) / sizeof(rcpts[0]); i++)
 		out_put(&o, "lmtpd_recipients_total{status=\"%s\"} %llu\n",
 		    rcpts[i].status, (unsigned long long)stats_get(rcpts[i].c));
-	prom_metric(&o, "lmtpd_written_bytes_total", "counter",
-	    "Bytes written into Maildirs.");
-	out_put(&o, "lmtpd_written_bytes_total %llu\n",
-	    (unsigned long long)stats_get(STATS_BYTES));
+	prom_value(&o, "lmtpd_written_bytes_total", "counter",
+	    "Bytes written into Maildirs.", stats_get(STATS_BYTES));
 	prom_metric(&o, "lmtpd_children", "gauge", "Pool children by state.");
 	for (i = 0; i < sizeof(pool) / sizeof(pool[0]); i++)
 		out_put(&o, "lmtpd_children{state=\"%s\"} %llu\n",
 		    pool[i].state, (unsigned long long)stats_gauge(pool[i].g));
-	prom_metric(&o, "lmtpd_children_max", "gauge", "max_children.");
-	out_put(&o, "lmtpd_children_max %llu\n",
-	    (unsigned long long)stats_gauge(STATS_POOL_MAX));
-	prom_metric(&o, "lmtpd_children_started_total", "counter",
-	    "Children forked.");
-	out_put(&o, "lmtpd_children_started_total %llu\n",
-	    (unsigned long long)stats_get(STATS_CHILDREN_STARTED));
-	prom_metric(&o, "lmtpd_children_failed_total", "counter",
-	    "Children that died by a signal or a non-zero exit.");
-	out_put(&o, "lmtpd_children_failed_total %llu\n",
-	    (unsigned long long)stats_get(STATS_CHILDREN_FAILED));
-	prom_metric(&o, "lmtpd_start_time_seconds", "gauge",
-	    "When the master started, in seconds since the epoch.");
-	out_put(&o, "lmtpd_start_time_seconds %lld\n", stats_region == NULL ?
-	    0LL : (long long)stats_region->started);
+	prom_value(&o, "lmtpd_children_max", "gauge", "max_children.",
+	    stats_gauge(STATS_POOL_MAX));
+	prom_value(&o, "lmtpd_children_started_total", "counter",
+	    "Children forked.", stats_get(STATS_CHILDREN_STARTED));
+	prom_value(&o, "lmtpd_children_failed_total", "counter",
+	    "Children that died by a signal or a non-zero exit.",
+	    stats_get(STATS_CHILDREN_FAILED));
+	prom_value(&o, "lmtpd_start_time_seconds", "gauge",
+	    "When the master started, in seconds since the epoch.",
+	    stats_region == NULL ? 0 :
+	    (unsigned long long)stats_region->started);
 	return o.len;
 }

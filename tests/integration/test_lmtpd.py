@@ -407,7 +407,7 @@ class Daemon:
         """Starts lmtpd and waits until it answers 220 ... LMTP on TCP.
         Retries with another port when the bind lost a race."""
         for attempt in range(3):
-            self.port = free_port()
+            self.pick_ports()
             self.write_conf()
             self.spawn()
             ok, why = self.wait_ready()
@@ -419,6 +419,10 @@ class Daemon:
                 break
         raise AssertionError("lmtpd did not start: %s\n--- log ---\n%s"
                              % (why, self.log()))
+
+    def pick_ports(self):
+        """Chooses free ports for this start (subclasses add theirs)."""
+        self.port = free_port()
 
     def wait_ready(self):
         deadline = time.monotonic() + START_TIMEOUT

@@ -154,21 +154,9 @@ class Daemon6(T.Daemon):
         assert first.startswith("listen = {") and first.endswith("}"), first
         return first[:-1] + ', "inet:[::1]:%d"}\n' % self.port6 + rest
 
-    def start(self):
-        for attempt in range(3):
-            self.port = T.free_port()
-            self.port6 = free_port6()
-            self.write_conf()
-            self.spawn()
-            ok, why = self.wait_ready()
-            if ok:
-                return self
-            in_use = "in use" in self.log().lower()
-            self.stop()
-            if not in_use:
-                break
-        raise AssertionError("lmtpd did not start: %s\n--- log ---\n%s"
-                             % (why, self.log()))
+    def pick_ports(self):
+        super().pick_ports()
+        self.port6 = free_port6()
 
 
 class ServiceTestCase(T.LMTPDTestCase):

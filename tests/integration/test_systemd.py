@@ -195,23 +195,11 @@ class ActivatedDaemon(T.Daemon):
             stderr=self.logf, start_new_session=True)
         return self.proc
 
-    def start(self):
-        for attempt in range(3):
-            self.port = T.free_port()
-            self.act_port = T.free_port()
-            if os.path.lexists(self.act_sock):
-                os.unlink(self.act_sock)
-            self.write_conf()
-            self.spawn()
-            ok, why = self.wait_ready()
-            if ok:
-                return self
-            in_use = "in use" in self.log().lower()
-            self.stop()
-            if not in_use:
-                break
-        raise AssertionError("lmtpd did not start: %s\n--- log ---\n%s"
-                             % (why, self.log()))
+    def pick_ports(self):
+        super().pick_ports()
+        self.act_port = T.free_port()
+        if os.path.lexists(self.act_sock):
+            os.unlink(self.act_sock)
 
     def wait_ready(self):
         """The first connection makes the activator exec lmtpd; it waits
