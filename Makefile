@@ -60,6 +60,7 @@ LIB_SRCS = \
 	src/compat.c \
 	src/conf.c \
 	src/identity.c \
+	src/journal.c \
 	src/listener.c \
 	src/lmtp.c \
 	src/log.c \
@@ -69,6 +70,7 @@ LIB_SRCS = \
 	src/perms.c \
 	src/recipient.c \
 	src/session.c \
+	src/sha256.c \
 	src/stats.c \
 	src/status.c \
 	src/tls.c \
@@ -83,11 +85,13 @@ UNIT_SRCS = \
 	tests/unit/test_addr.c \
 	tests/unit/test_buf.c \
 	tests/unit/test_conf.c \
+	tests/unit/test_journal.c \
 	tests/unit/test_lmtp.c \
 	tests/unit/test_log.c \
 	tests/unit/test_maildir.c \
 	tests/unit/test_perms.c \
 	tests/unit/test_recipient.c \
+	tests/unit/test_sha256.c \
 	tests/unit/test_stats.c \
 	tests/unit/test_status.c \
 	tests/unit/test_trace.c

@@ -20,11 +20,13 @@ main(void)
 	srunner_add_suite(sr, addr_suite());
 	srunner_add_suite(sr, buf_suite());
 	srunner_add_suite(sr, conf_suite());
+	srunner_add_suite(sr, journal_suite());
 	srunner_add_suite(sr, lmtp_suite());
 	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, maildir_suite());
 	srunner_add_suite(sr, perms_suite());
 	srunner_add_suite(sr, recipient_suite());
+	srunner_add_suite(sr, sha256_suite());
 	srunner_add_suite(sr, stats_suite());
 	srunner_add_suite(sr, status_suite());
 	srunner_add_suite(sr, trace_suite());
