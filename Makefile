@@ -59,6 +59,8 @@ LIB_SRCS = \
 	src/buf.c \
 	src/compat.c \
 	src/conf.c \
+	src/folder.c \
+	src/headers.c \
 	src/identity.c \
 	src/journal.c \
 	src/listener.c \
@@ -85,6 +87,8 @@ UNIT_SRCS = \
 	tests/unit/test_addr.c \
 	tests/unit/test_buf.c \
 	tests/unit/test_conf.c \
+	tests/unit/test_folder.c \
+	tests/unit/test_headers.c \
 	tests/unit/test_journal.c \
 	tests/unit/test_lmtp.c \
 	tests/unit/test_log.c \

@@ -20,6 +20,8 @@ main(void)
 	srunner_add_suite(sr, addr_suite());
 	srunner_add_suite(sr, buf_suite());
 	srunner_add_suite(sr, conf_suite());
+	srunner_add_suite(sr, folder_suite());
+	srunner_add_suite(sr, headers_suite());
 	srunner_add_suite(sr, journal_suite());
 	srunner_add_suite(sr, lmtp_suite());
 	srunner_add_suite(sr, log_suite());

@@ -11,6 +11,8 @@ Suite	*access_suite(void);
 Suite	*addr_suite(void);
 Suite	*buf_suite(void);
 Suite	*conf_suite(void);
+Suite	*folder_suite(void);
+Suite	*headers_suite(void);
 Suite	*journal_suite(void);
 Suite	*lmtp_suite(void);
 Suite	*log_suite(void);
