@@ -62,6 +62,7 @@ LIB_SRCS = \
 	src/folder.c \
 	src/headers.c \
 	src/identity.c \
+	src/janitor.c \
 	src/journal.c \
 	src/listener.c \
 	src/lmtp.c \
@@ -70,9 +71,11 @@ LIB_SRCS = \
 	src/master.c \
 	src/notify.c \
 	src/perms.c \
+	src/quota.c \
 	src/recipient.c \
 	src/session.c \
 	src/sha256.c \
+	src/space.c \
 	src/stats.c \
 	src/status.c \
 	src/tls.c \
@@ -89,13 +92,16 @@ UNIT_SRCS = \
 	tests/unit/test_conf.c \
 	tests/unit/test_folder.c \
 	tests/unit/test_headers.c \
+	tests/unit/test_janitor.c \
 	tests/unit/test_journal.c \
 	tests/unit/test_lmtp.c \
 	tests/unit/test_log.c \
 	tests/unit/test_maildir.c \
 	tests/unit/test_perms.c \
+	tests/unit/test_quota.c \
 	tests/unit/test_recipient.c \
 	tests/unit/test_sha256.c \
+	tests/unit/test_space.c \
 	tests/unit/test_stats.c \
 	tests/unit/test_status.c \
 	tests/unit/test_trace.c

@@ -22,13 +22,16 @@ main(void)
 	srunner_add_suite(sr, conf_suite());
 	srunner_add_suite(sr, folder_suite());
 	srunner_add_suite(sr, headers_suite());
+	srunner_add_suite(sr, janitor_suite());
 	srunner_add_suite(sr, journal_suite());
 	srunner_add_suite(sr, lmtp_suite());
 	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, maildir_suite());
 	srunner_add_suite(sr, perms_suite());
+	srunner_add_suite(sr, quota_suite());
 	srunner_add_suite(sr, recipient_suite());
 	srunner_add_suite(sr, sha256_suite());
+	srunner_add_suite(sr, space_suite());
 	srunner_add_suite(sr, stats_suite());
 	srunner_add_suite(sr, status_suite());
 	srunner_add_suite(sr, trace_suite());
