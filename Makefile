@@ -59,11 +59,13 @@ LIB_SRCS = \
 	src/buf.c \
 	src/compat.c \
 	src/conf.c \
+	src/delivery.c \
 	src/folder.c \
 	src/headers.c \
 	src/identity.c \
 	src/janitor.c \
 	src/journal.c \
+	src/lda.c \
 	src/listener.c \
 	src/lmtp.c \
 	src/log.c \
@@ -78,8 +80,10 @@ LIB_SRCS = \
 	src/space.c \
 	src/stats.c \
 	src/status.c \
+	src/template.c \
 	src/tls.c \
 	src/trace.c \
+	src/userdb.c \
 	src/util.c \
 	src/worker.c
 LIB_OBJS = $(LIB_SRCS:.c=.o)
@@ -90,8 +94,10 @@ UNIT_SRCS = \
 	tests/unit/test_addr.c \
 	tests/unit/test_buf.c \
 	tests/unit/test_conf.c \
+	tests/unit/test_delivery.c \
 	tests/unit/test_folder.c \
 	tests/unit/test_headers.c \
+	tests/unit/test_identity.c \
 	tests/unit/test_janitor.c \
 	tests/unit/test_journal.c \
 	tests/unit/test_lmtp.c \
@@ -104,7 +110,9 @@ UNIT_SRCS = \
 	tests/unit/test_space.c \
 	tests/unit/test_stats.c \
 	tests/unit/test_status.c \
-	tests/unit/test_trace.c
+	tests/unit/test_template.c \
+	tests/unit/test_trace.c \
+	tests/unit/test_userdb.c
 UNIT_OBJS = $(UNIT_SRCS:.c=.o)
 
 all: lmtpd etc/lmtpd.service etc/lmtpd.socket
@@ -192,6 +200,7 @@ check-integration: lmtpd
 	$(PYTHON) tests/integration/test_status.py ./lmtpd
 	$(PYTHON) tests/integration/test_extensions.py ./lmtpd
 	$(PYTHON) tests/integration/test_hostile.py ./lmtpd
+	$(PYTHON) tests/integration/test_delivery.py ./lmtpd
 	$(PYTHON) tests/integration/test_tls.py ./lmtpd
 
 DEPS = gcc make autoconf pkg-config libconfuse-dev check python3 \

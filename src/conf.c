@@ -27,7 +27,10 @@
 #include "addr.h"
 #include "conf.h"
 #include "log.h"
+#include "quota.h"
+#include "template.h"
 #include "tls.h"
+#include "userdb.h"
 #include "util.h"
 
 #ifndef RUNSTATEDIR
@@ -77,6 +80,11 @@ static void	conf_cfg_error(cfg_t *, const char *, va_list)
 static int	conf_cb_str(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	conf_cb_int(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	conf_cb_size(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	conf_set_template(struct conf_ctx *, const char *,
+		    const char *, char **);
+static int	conf_range(struct conf_ctx *, const char *, long, long,
+		    unsigned *);
+static void	conf_set_mail_root(struct conf *);
 
 static inline bool
 conf_is_space(char c)
@@ -803,105 +811,42 @@ conf_address_problem(const struct conf *conf, const char *a)
 static int
 conf_set_maildir(struct conf_ctx *ctx, struct conf *conf)
 {
-	const char	*t, *p;
-	bool		 per_user = false;
-
-	t = cfg_getstr(ctx->cfg, "maildir");
-	if (!conf_abs_path(t))
-		return conf_fail(ctx, "maildir", 0,
-		    "'%s' is not an absolute path", t);
-	for (p = t; *p != '\0'; p++) {
-		if (*p != '%')
-			continue;
-		p++;
-		switch (*p) {
-		case 'n':
-		case 'u':
-			per_user = true;
-			break;
-		case 'd':
-		case '%':
-			break;
-		case '\0':
-			return conf_fail(ctx, "maildir", 0,
-			    "'%s' ends in a lone '%%'", t);
-		default:
-			return conf_fail(ctx, "maildir", 0,
-			    "'%s': unknown sequence '%%%c' "
-			    "(use %%d %%n %%u %%%%)", t, *p);
-		}
-	}
-	if (!per_user)
-		return conf_fail(ctx, "maildir", 0,
-		    "'%s' has neither %%n nor %%u: every user would share "
-		    "one Maildir", t);
-	conf->maildir = xstrdup(t);
+	if (conf_set_template(ctx, "maildir", "dnu", &conf->maildir) == -1)
+		return -1;
+	conf_set_mail_root(conf);
 	return 0;
 }
 
-static char *
-conf_trim(char *s)
-{
-	size_t	n;
-
-	while (conf_is_space(*s))
-		s++;
-	n = strlen(s);
-	while (n > 0 && conf_is_space(s[n - 1]))
-		s[--n] = '\0';
-	return s;
-}
-
+/* Each users_file line must name a local domain (or be "@domain"). */
 static int
-conf_read_users(struct conf_ctx *ctx, struct conf *conf, FILE *fp)
+conf_check_users(struct conf_ctx *ctx, struct conf *conf)
 {
-	char		 buf[CONF_USERS_LINE_MAX + 2];
-	const char	*path = conf->users_file, *why;
-	char		*s;
-	size_t		 n, cap = 0;
-	int		 lineno = 0;
+	const struct userdb_entry	*e;
+	const char			*why, *at;
+	size_t				 i;
 
-	while (fgets(buf, sizeof(buf), fp) != NULL) {
-		lineno++;
-		n = strlen(buf);
-		if (n > 0 && buf[n - 1] == '\n')
-			buf[n - 1] = '\0';
-		else if (!feof(fp)) {
-			conf_errx(ctx, "%s:%d: line longer than %d bytes",
-			    path, lineno, CONF_USERS_LINE_MAX);
-			return -1;
-		}
-		s = conf_trim(buf);
-		if (*s == '\0' || *s == '#')
-			continue;
-		util_lower(s);
-		why = conf_address_problem(conf, s);
+	for (i = 0; i < userdb_count(conf->userdb); i++) {
+		e = userdb_entry(conf->userdb, i);
+		at = strrchr(e->key, '@');
+		if (at == e->key)
+			why = conf_domain_is_local(conf, at + 1) ? NULL :
+			    "domain is not one of domains";
+		else
+			why = conf_address_problem(conf, e->key);
 		if (why != NULL) {
-			conf_errx(ctx, "%s:%d: '%s': %s", path, lineno, s, why);
+			conf_errx(ctx, "%s:%d: '%s': %s", conf->users_file,
+			    e->line, e->key, why);
 			return -1;
 		}
-		if (conf->n_users == cap) {
-			cap = cap == 0 ? 64 : cap * 2;
-			conf->users = xreallocarray(conf->users, cap,
-			    sizeof(*conf->users));
-		}
-		conf->users[conf->n_users++] = xstrdup(s);
 	}
-	if (ferror(fp)) {
-		conf_errx(ctx, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	conf_sort_unique(conf->users, &conf->n_users);
 	return 0;
 }
 
 static int
 conf_set_users(struct conf_ctx *ctx, struct conf *conf)
 {
-	struct stat	 st;
-	FILE		*fp;
 	const char	*u;
-	int		 fd, rc;
+	char		 why[USERDB_LINE_MAX + 256];
 
 	u = cfg_getstr(ctx->cfg, "users_file");
 	if (*u != '\0' && !conf_abs_path(u))
@@ -910,24 +855,173 @@ conf_set_users(struct conf_ctx *ctx, struct conf *conf)
 	conf->users_file = xstrdup(u);
 	if (*u == '\0')
 		return 0;
-	fd = open(u, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd == -1)
-		return conf_fail(ctx, "users_file", 0, "%s: %s", u,
-		    strerror(errno));
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return conf_fail(ctx, "users_file", 0,
-		    "%s: not a regular file", u);
+	conf->userdb = userdb_load(u, conf->preserve_case, why, sizeof(why));
+	if (conf->userdb == NULL) {
+		if (errno == EINVAL && strncmp(why, u, strlen(u)) == 0 &&
+		    why[strlen(u)] == ':' && why[strlen(u) + 1] != ' ') {
+			conf_errx(ctx, "%s", why);
+			return -1;
+		}
+		return conf_fail(ctx, "users_file", 0, "%s", why);
 	}
-	fp = fdopen(fd, "r");
-	if (fp == NULL) {
-		close(fd);
-		return conf_fail(ctx, "users_file", 0, "%s: %s", u,
-		    strerror(errno));
+	return conf_check_users(ctx, conf);
+}
+
+/*
+ * Where recipients are looked up, in order.  Without the option: the
+ * users_file when one is set (only its addresses exist), else the maildir
+ * template for every local part.
+ */
+static int
+conf_set_lookup(struct conf_ctx *ctx, struct conf *conf)
+{
+	static const struct {
+		const char		*name;
+		enum conf_lookup	 kind;
+	} kinds[] = {
+		{ "file", CONF_LOOKUP_FILE },
+		{ "passwd", CONF_LOOKUP_PASSWD },
+		{ "template", CONF_LOOKUP_TEMPLATE },
+	};
+	const char	*v;
+	unsigned	 i, j, k, n;
+
+	n = cfg_size(ctx->cfg, "lookup");
+	if (n == 0) {
+		conf->lookup[conf->n_lookup++] = conf->userdb != NULL ?
+		    CONF_LOOKUP_FILE : CONF_LOOKUP_TEMPLATE;
+		return 0;
 	}
-	rc = conf_read_users(ctx, conf, fp);
-	fclose(fp);
-	return rc;
+	if (n > CONF_LOOKUP_MAX)
+		return conf_fail(ctx, "lookup", CONF_LOOKUP_MAX,
+		    "at most %d sources", CONF_LOOKUP_MAX);
+	for (i = 0; i < n; i++) {
+		v = cfg_getnstr(ctx->cfg, "lookup", i);
+		for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+			if (strcmp(v, kinds[k].name) == 0)
+				break;
+		if (k == sizeof(kinds) / sizeof(kinds[0]))
+			return conf_fail(ctx, "lookup", i, "'%s' is not one of "
+			    "file, passwd, template", v);
+		for (j = 0; j < conf->n_lookup; j++)
+			if (conf->lookup[j] == kinds[k].kind)
+				return conf_fail(ctx, "lookup", i,
+				    "'%s' is listed twice", v);
+		if (kinds[k].kind == CONF_LOOKUP_FILE && conf->userdb == NULL)
+			return conf_fail(ctx, "lookup", i,
+			    "'file' needs users_file");
+		conf->lookup[conf->n_lookup++] = kinds[k].kind;
+	}
+	return 0;
+}
+
+/* Template checks shared by maildir and passwd_maildir. */
+static int
+conf_set_template(struct conf_ctx *ctx, const char *name,
+    const char *allowed, char **out)
+{
+	const char	*t;
+	char		 bad;
+	bool		 per_user;
+
+	t = cfg_getstr(ctx->cfg, name);
+	if (!conf_abs_path(t) && !(t[0] == '%' && t[1] == 'h'))
+		return conf_fail(ctx, name, 0,
+		    "'%s' is not an absolute path", t);
+	if (template_check(t, allowed, &bad, &per_user) == -1) {
+		if (bad == '\0')
+			return conf_fail(ctx, name, 0,
+			    "'%s' ends in a lone '%%'", t);
+		return conf_fail(ctx, name, 0, "'%s': unknown sequence "
+		    "'%%%c' (use %s)", t, bad, strchr(allowed, 'h') != NULL ?
+		    "%h %d %n %u %%" : "%d %n %u %%");
+	}
+	if (!per_user)
+		return conf_fail(ctx, name, 0,
+		    "'%s' has neither %%n nor %%u: every user would share "
+		    "one Maildir", t);
+	*out = xstrdup(t);
+	return 0;
+}
+
+/*
+ * The mail root: the maildir template up to its first per-user part, for
+ * the free-space check at MAIL.  "/var/mail/%d/%n" gives "/var/mail".
+ */
+static void
+conf_set_mail_root(struct conf *conf)
+{
+	const char	*pct;
+	size_t		 len;
+
+	pct = strchr(conf->maildir, '%');
+	len = pct != NULL ? (size_t)(pct - conf->maildir) :
+	    strlen(conf->maildir);
+	while (len > 1 && conf->maildir[len - 1] != '/')
+		len--;
+	if (len > 1)
+		len--;
+	conf->mail_root = xstrndup(conf->maildir, len);
+}
+
+static int
+conf_set_delivery(struct conf_ctx *ctx, struct conf *conf)
+{
+	const char	*v;
+	long		 size;
+	int		 i;
+
+	if (conf_set_template(ctx, "passwd_maildir", "hdnu",
+	    &conf->passwd_maildir) == -1 ||
+	    conf_range(ctx, "min_uid", 0, INT_MAX, &conf->min_uid) == -1)
+		return -1;
+	v = cfg_getstr(ctx->cfg, "recipient_delimiter");
+	for (i = 0; v[i] != '\0'; i++)
+		if (v[i] == '@' || v[i] == '/' || v[i] == '.' ||
+		    (unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f)
+			return conf_fail(ctx, "recipient_delimiter", 0,
+			    "'%c' cannot be a delimiter", v[i]);
+	conf->recipient_delimiter = xstrdup(v);
+	v = cfg_getstr(ctx->cfg, "detail_folders");
+	if (strcmp(v, "existing") == 0)
+		conf->detail_folders = CONF_FOLDERS_EXISTING;
+	else if (strcmp(v, "create") == 0)
+		conf->detail_folders = CONF_FOLDERS_CREATE;
+	else if (strcmp(v, "inbox") == 0)
+		conf->detail_folders = CONF_FOLDERS_INBOX;
+	else
+		return conf_fail(ctx, "detail_folders", 0,
+		    "'%s' is not one of existing, create, inbox", v);
+	conf->detail_folder_pattern = xstrdup(cfg_getstr(ctx->cfg,
+	    "detail_folder_pattern"));
+	if (conf_range(ctx, "max_detail_folders", 0, 100000,
+	    &conf->max_detail_folders) == -1)
+		return -1;
+	v = cfg_getstr(ctx->cfg, "quota");
+	if (quota_parse(v, &conf->quota) == -1)
+		return conf_fail(ctx, "quota", 0, "'%s' is not a quota (N, Nk, "
+		    "Nm, Ng, or Maildir++ NS,MC)", v);
+	v = cfg_getstr(ctx->cfg, "quota_full");
+	if (strcmp(v, "tempfail") != 0 && strcmp(v, "bounce") != 0)
+		return conf_fail(ctx, "quota_full", 0,
+		    "'%s' is neither tempfail nor bounce", v);
+	conf->quota_bounce = strcmp(v, "bounce") == 0;
+	size = cfg_getint(ctx->cfg, "min_free_space");
+	if (size < 0)
+		return conf_fail(ctx, "min_free_space", 0,
+		    "%ld is negative (0 turns the check off)", size);
+	conf->min_free_space = (uint64_t)size;
+	if (conf_range(ctx, "dedup_window", 0, 7 * 86400,
+	    &conf->dedup_window) == -1 ||
+	    conf_range(ctx, "tmp_cleanup_interval", 0, 7 * 86400,
+	    &conf->tmp_cleanup_interval) == -1)
+		return -1;
+	v = cfg_getstr(ctx->cfg, "delivered_to");
+	if (strcmp(v, "per-copy") != 0 && strcmp(v, "none") != 0)
+		return conf_fail(ctx, "delivered_to", 0,
+		    "'%s' is neither per-copy nor none", v);
+	conf->delivered_to = strcmp(v, "per-copy") == 0;
+	return 0;
 }
 
 static int
@@ -954,7 +1048,8 @@ conf_set_postmaster(struct conf_ctx *ctx, struct conf *conf)
 	}
 	conf->postmaster = pm;
 	/* RFC 5321 §4.5.1: <Postmaster> must reach someone. */
-	if (!conf_user_exists(conf, pm))
+	if (conf->n_lookup == 1 && conf->lookup[0] == CONF_LOOKUP_FILE &&
+	    !conf_user_exists(conf, pm))
 		return conf_fail(ctx, conf_blame(ctx, "users_file",
 		    "postmaster"), 0, "'%s' is not listed in %s, so "
 		    "<Postmaster> would be refused", pm, conf->users_file);
@@ -1153,6 +1248,7 @@ conf_build(struct conf_ctx *ctx)
 
 	conf = xcalloc(1, sizeof(*conf));
 	conf->file = xstrdup(ctx->file != NULL ? ctx->file : "");
+	conf->preserve_case = cfg_getbool(ctx->cfg, "preserve_case");
 	if (conf_set_listen(ctx, conf) == -1 ||
 	    conf_set_sockets(ctx, conf) == -1 ||
 	    conf_set_allow(ctx, conf) == -1 ||
@@ -1160,9 +1256,11 @@ conf_build(struct conf_ctx *ctx)
 	    conf_set_domains(ctx, conf) == -1 ||
 	    conf_set_maildir(ctx, conf) == -1 ||
 	    conf_set_users(ctx, conf) == -1 ||
+	    conf_set_lookup(ctx, conf) == -1 ||
 	    conf_set_postmaster(ctx, conf) == -1 ||
 	    conf_set_path(ctx, "spool_dir", &conf->spool_dir) == -1 ||
 	    conf_set_limits(ctx, conf) == -1 ||
+	    conf_set_delivery(ctx, conf) == -1 ||
 	    conf_set_log(ctx, conf) == -1 ||
 	    conf_set_status(ctx, conf) == -1 ||
 	    conf_set_tls(ctx, conf) == -1) {
@@ -1193,6 +1291,25 @@ conf_load(const char *path, char *err, size_t cap)
 		CFG_STR_CB("maildir", "/var/mail/%d/%n/Maildir", CFGF_NONE,
 		    conf_cb_str),
 		CFG_STR_CB("users_file", "", CFGF_NONE, conf_cb_str),
+		CFG_STR_LIST_CB("lookup", NULL, CFGF_NONE, conf_cb_str),
+		CFG_STR_CB("passwd_maildir", "%h/Maildir", CFGF_NONE,
+		    conf_cb_str),
+		CFG_INT_CB("min_uid", 1000, CFGF_NONE, conf_cb_int),
+		CFG_BOOL("preserve_case", cfg_false, CFGF_NONE),
+		CFG_STR_CB("recipient_delimiter", "", CFGF_NONE, conf_cb_str),
+		CFG_STR_CB("detail_folders", "existing", CFGF_NONE,
+		    conf_cb_str),
+		CFG_STR_CB("detail_folder_pattern", "*", CFGF_NONE,
+		    conf_cb_str),
+		CFG_INT_CB("max_detail_folders", 100, CFGF_NONE, conf_cb_int),
+		CFG_STR_CB("quota", "0", CFGF_NONE, conf_cb_str),
+		CFG_STR_CB("quota_full", "tempfail", CFGF_NONE, conf_cb_str),
+		CFG_INT_CB("min_free_space", 33554432, CFGF_NONE,
+		    conf_cb_size),
+		CFG_INT_CB("dedup_window", 3600, CFGF_NONE, conf_cb_int),
+		CFG_STR_CB("delivered_to", "per-copy", CFGF_NONE, conf_cb_str),
+		CFG_INT_CB("tmp_cleanup_interval", 3600, CFGF_NONE,
+		    conf_cb_int),
 		CFG_STR_CB("postmaster", "", CFGF_NONE, conf_cb_str),
 		CFG_STR_CB("spool_dir", "/var/tmp", CFGF_NONE, conf_cb_str),
 		CFG_INT_CB("max_message_size", 52428800, CFGF_NONE,
@@ -1284,7 +1401,11 @@ conf_free(struct conf *conf)
 	conf_free_list(conf->domains, conf->n_domains);
 	x_free(conf->maildir);
 	x_free(conf->users_file);
-	conf_free_list(conf->users, conf->n_users);
+	userdb_free(conf->userdb);
+	x_free(conf->passwd_maildir);
+	x_free(conf->recipient_delimiter);
+	x_free(conf->detail_folder_pattern);
+	x_free(conf->mail_root);
 	x_free(conf->postmaster);
 	x_free(conf->spool_dir);
 	x_free(conf->log_target);
@@ -1313,10 +1434,33 @@ conf_domain_is_local(const struct conf *conf, const char *domain)
 bool
 conf_user_exists(const struct conf *conf, const char *address)
 {
-	if (conf->users_file == NULL || conf->users_file[0] == '\0')
+	char	*a;
+	bool	 found;
+
+	if (conf->userdb == NULL)
 		return true;
-	if (conf->n_users == 0)
+	a = xstrdup(address);
+	if (!conf->preserve_case)
+		util_lower(a);
+	else
+		util_lower(strrchr(a, '@') != NULL ? strrchr(a, '@') : a);
+	found = userdb_find(conf->userdb, a) != NULL;
+	x_free(a);
+	return found;
+}
+
+bool
+conf_needs_switch(const struct conf *conf)
+{
+	size_t	i;
+
+	for (i = 0; i < conf->n_lookup; i++)
+		if (conf->lookup[i] == CONF_LOOKUP_PASSWD)
+			return true;
+	if (conf->userdb == NULL)
 		return false;
-	return bsearch(address, conf->users, conf->n_users,
-	    sizeof(*conf->users), conf_foldcmp) != NULL;
+	for (i = 0; i < userdb_count(conf->userdb); i++)
+		if (userdb_entry(conf->userdb, i)->has_owner)
+			return true;
+	return false;
 }

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "access.h"
+#include "quota.h"
 
 enum conf_listen_kind {
 	CONF_LISTEN_INET,
@@ -27,6 +28,22 @@ enum conf_tls {
 };
 
 struct tls_ctx;
+struct userdb;
+
+/* Recipient lookup sources, tried in the order configured. */
+enum conf_lookup {
+	CONF_LOOKUP_FILE,	/* users_file */
+	CONF_LOOKUP_PASSWD,	/* getpwnam(3), delivered as that user */
+	CONF_LOOKUP_TEMPLATE,	/* every local part of a local domain */
+};
+#define CONF_LOOKUP_MAX	3
+
+/* Where user+detail@domain goes when the folder .detail is missing. */
+enum conf_folders {
+	CONF_FOLDERS_EXISTING,	/* INBOX */
+	CONF_FOLDERS_CREATE,	/* create it, within pattern and cap */
+	CONF_FOLDERS_INBOX,	/* always INBOX, even when it exists */
+};
 
 struct conf_listen {
 	enum conf_listen_kind	 kind;
@@ -55,9 +72,28 @@ struct conf {
 	char			**domains;	/* lower case, sorted */
 	size_t			 n_domains;
 	char			*maildir;	/* template: %d %n %u %% */
-	char			*users_file;	/* "" = every local part exists */
-	char			**users;	/* lower case "local@domain", sorted */
-	size_t			 n_users;
+	char			*mail_root;	/* its fixed prefix */
+	char			*users_file;	/* "" = none */
+	/*
+	 * users_file's table, NULL when none.  The one mutable part of a
+	 * conf: userdb_refresh swaps in a new table when the file changes.
+	 */
+	struct userdb		*userdb;
+	enum conf_lookup	 lookup[CONF_LOOKUP_MAX];
+	size_t			 n_lookup;
+	char			*passwd_maildir;	/* %h %d %n %u %% */
+	unsigned		 min_uid;	/* passwd and users_file owners */
+	bool			 preserve_case;	/* of local parts */
+	char			*recipient_delimiter;	/* "" = none */
+	enum conf_folders	 detail_folders;
+	char			*detail_folder_pattern;	/* fnmatch(3) */
+	unsigned		 max_detail_folders;	/* 0 = no cap */
+	struct quota_limit	 quota;		/* default; 0 = none */
+	bool			 quota_bounce;	/* 552 5.2.2, not 452 4.2.2 */
+	uint64_t		 min_free_space;	/* bytes; 0 = no check */
+	unsigned		 dedup_window;	/* seconds; 0 = off */
+	bool			 delivered_to;	/* per-copy; false = none */
+	unsigned		 tmp_cleanup_interval;	/* seconds; 0 = off */
 	char			*postmaster;	/* where <Postmaster> goes */
 	char			*spool_dir;	/* message spool while receiving */
 
@@ -101,9 +137,16 @@ void		 conf_free(struct conf *);
 /* True when domain (any case) is one of the local domains. */
 bool		 conf_domain_is_local(const struct conf *, const char *domain);
 /*
- * True when address ("local@domain", any case) is listed in users_file;
- * always true when no users_file is set.
+ * True when address ("local@domain", any case) is listed in users_file, or
+ * its domain has a catch-all there; always true when no users_file is set.
  */
 bool		 conf_user_exists(const struct conf *, const char *address);
+
+/*
+ * True when some recipients are delivered as their own uid and gid (a
+ * passwd lookup, or users_file owners): the daemon then keeps what
+ * switching needs (identity.h).
+ */
+bool		 conf_needs_switch(const struct conf *);
 
 #endif

@@ -370,7 +370,56 @@ fail_closed:
 	return -1;
 }
 
-/* STYLE §4: the one place delivery errors become replies; never 5xx. */
+int
+maildir_link(const char *src, const char *dir, const char *host, off_t size,
+    char *name_out, size_t cap)
+{
+	char		 name[MAILDIR_NAME_MAX];
+	char		 new_path[PATH_MAX], new_dir[PATH_MAX];
+	struct timespec	 ts;
+	int		 tries = 0, saved;
+	bool		 created = false;
+
+	if (path_join(new_dir, sizeof(new_dir), dir, "new", NULL) == -1)
+		return -1;
+	for (;;) {
+		if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
+			return -1;
+		if (maildir_unique_name(name, sizeof(name), (long)ts.tv_sec,
+		    ts.tv_nsec / 1000, host, size) == -1)
+			return -1;
+		if (name_out != NULL && strlen("new/") + strlen(name) >= cap) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (path_join(new_path, sizeof(new_path), dir, "new", name) ==
+		    -1)
+			return -1;
+		/* The source is complete and synced: the link delivers it. */
+		if (fault("link") == 0 && link(src, new_path) == 0)
+			break;
+		if (errno == ENOENT && !created) {
+			if (maildir_create(dir) == -1)
+				return -1;
+			created = true;
+			continue;
+		}
+		if (errno == EEXIST && ++tries < MAILDIR_OPEN_TRIES)
+			continue;
+		return -1;
+	}
+	if (sync_dir(new_dir) == -1) {
+		saved = errno;
+		(void)unlink(new_path);
+		errno = saved;
+		return -1;
+	}
+	if (name_out != NULL)
+		(void)snprintf(name_out, cap, "new/%s", name);
+	return 0;
+}
+
+/* STYLE §4: the one place delivery errors become replies. */
 static const struct {
 	int		 err;		/* 0 ends the table: the default */
 	unsigned	 code;
@@ -383,10 +432,18 @@ static const struct {
 };
 
 void
-maildir_reply_for(int err, struct lmtp_reply *reply)
+maildir_reply_for(int err, bool quota_bounce, struct lmtp_reply *reply)
 {
 	size_t	i;
 
+	/* RFC 3463 X.2.2 is the user's to fix: a bounce only by policy. */
+	if (err == EDQUOT && quota_bounce) {
+		reply->code = 552;
+		(void)util_strlcpy(reply->esc, "5.2.2", sizeof(reply->esc));
+		(void)util_strlcpy(reply->text, "mailbox full",
+		    sizeof(reply->text));
+		return;
+	}
 	for (i = 0; maildir_replies[i].err != 0; i++)
 		if (maildir_replies[i].err == err)
 			break;

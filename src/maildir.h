@@ -9,6 +9,7 @@
 #ifndef LMTPD_MAILDIR_H
 #define LMTPD_MAILDIR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -44,10 +45,21 @@ int	maildir_deliver(const char *dir, const char *host, const char *hdr,
 	    size_t cap);
 
 /*
- * The per-recipient reply for a delivery that failed with err: ENOSPC
- * 452 4.3.1, EDQUOT 452 4.2.2, anything else 451 4.3.0.  Never 5xx: all
- * of these may pass later.
+ * Delivers the complete, synced file src into the Maildir dir once more,
+ * as a hard link under a fresh unique name in new/ (creating the Maildir
+ * if needed), then syncs new/.  One write serves several recipients with
+ * the same owner.  Returns 0 with "new/<name>" in name_out, or -1 with
+ * errno (EXDEV: another file system; the caller writes a copy instead).
  */
-void	maildir_reply_for(int err, struct lmtp_reply *);
+int	maildir_link(const char *src, const char *dir, const char *host,
+	    off_t size, char *name_out, size_t cap);
+
+/*
+ * The per-recipient reply for a delivery that failed with err: ENOSPC
+ * 452 4.3.1, EDQUOT 452 4.2.2 (552 5.2.2 with quota_bounce), anything
+ * else 451 4.3.0.  Only the quota policy gives a 5xx: the rest may pass
+ * later.
+ */
+void	maildir_reply_for(int err, bool quota_bounce, struct lmtp_reply *);
 
 #endif

@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "delivery.h"
 #include "identity.h"
+#include "lda.h"
 #include "listener.h"
 #include "log.h"
 #include "master.h"
@@ -34,11 +36,15 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: lmtpd [-fstvV] [-c file]\n"
+	fprintf(f, "usage: lmtpd [-fsvV] [-c file]\n"
+	    "       lmtpd -t [-c file] [address ...]\n"
+	    "       lmtpd deliver [-c file] [-f sender] recipient ... "
+	    "< message\n"
 	    "  -c file  configuration file (default %s)\n"
 	    "  -f       stay in the foreground, log to stderr\n"
 	    "  -s       print the running daemon's status and exit\n"
-	    "  -t       check the configuration and exit\n"
+	    "  -t       check the configuration and exit; with addresses,\n"
+	    "           show how each would be delivered (writes no mail)\n"
 	    "  -v       verbose logging\n"
 	    "  -V       print the version and exit\n", DEFAULT_CONF);
 }
@@ -148,6 +154,34 @@ open_status_listeners(const struct conf *conf, struct listener *stat_out,
 		log_fatalx(EX_UNAVAILABLE, "metrics_listen: %s", err);
 }
 
+/*
+ * -t with addresses: a dry run for each, as the daemon would run it (so
+ * with its identity), writing no mail.  0 when every RCPT would pass.
+ */
+static int
+explain(const struct conf *conf, int n, char *addrs[])
+{
+	char		err[1024];
+	int		i, status = 0;
+	unsigned	code;
+
+	if (n == 0)
+		return 0;
+	if (identity_drop(conf->user, conf->group, conf_needs_switch(conf),
+	    err, sizeof(err)) == -1) {
+		fprintf(stderr, "lmtpd: %s\n", err);
+		return 1;
+	}
+	log_init("lmtpd", true, conf->log_facility);
+	for (i = 0; i < n; i++) {
+		printf("\n");
+		code = delivery_explain(conf, addrs[i], 0, stdout);
+		if (code < 200 || code >= 300)
+			status = 1;
+	}
+	return status;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -163,6 +197,8 @@ main(int argc, char *argv[])
 	size_t		 n_ls;
 	int		 ch, status;
 
+	if (argc > 1 && strcmp(argv[1], "deliver") == 0)
+		return lda_main(argc - 1, argv + 1, DEFAULT_CONF);
 	while ((ch = getopt(argc, argv, "c:fhstvV")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -191,7 +227,7 @@ main(int argc, char *argv[])
 			return EX_USAGE;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc && !test_only) {
 		usage(stderr);
 		return EX_USAGE;
 	}
@@ -226,8 +262,9 @@ main(int argc, char *argv[])
 	if (test_only) {
 		printf("lmtpd: %s: configuration OK\n",
 		    conf_path != NULL ? conf_path : "(built-in defaults)");
+		status = explain(conf, argc - optind, argv + optind);
 		conf_free(conf);
-		return 0;
+		return status;
 	}
 
 	log_init("lmtpd", foreground || strcmp(conf->log_target, "stderr") == 0,
@@ -244,7 +281,8 @@ main(int argc, char *argv[])
 	if (!foreground)
 		daemonize();
 	write_pid_file(conf->pid_file, !foreground);
-	if (identity_drop(conf->user, conf->group, err, sizeof(err)) == -1)
+	if (identity_drop(conf->user, conf->group, conf_needs_switch(conf),
+	    err, sizeof(err)) == -1)
 		log_fatalx(EX_NOPERM, "%s", err);
 	if (geteuid() != 0)
 		log_debug("running as uid %ld", (long)geteuid());

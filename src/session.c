@@ -2,9 +2,9 @@
 /*
  * session: one LMTP connection.  Reads the socket in large blocks and feeds
  * the engine; sends pending replies whenever the input runs dry (RFC 2920
- * §3.2) and between per-recipient replies; spools the body once to an
- * unnamed file and writes each recipient's copy from it.  Waits only in
- * ppoll(), under the caller's signal mask, so a stop request is seen.
+ * §3.2) and between per-recipient replies; hands the transaction to
+ * delivery.c (lookups, spool, copies) and logs each outcome.  Waits only
+ * in ppoll(), under the caller's signal mask, so a stop request is seen.
  * After STARTTLS (TCP only) every byte goes through tls.c instead.
  */
 #include "config.h"
@@ -23,34 +23,18 @@
 
 #include "access.h"
 #include "compat.h"
+#include "delivery.h"
 #include "lmtp.h"
 #include "log.h"
-#include "maildir.h"
 #include "recipient.h"
 #include "session.h"
 #include "stats.h"
 #include "tls.h"
-#include "trace.h"
 #include "util.h"
 
 #define SESSION_READ_SIZE	(64 * 1024)
 /* Send what is pending before reading more once it grows past this. */
 #define SESSION_OUTPUT_HIGH	(64 * 1024)
-#define SESSION_HEADER_MAX	(4 * 1024)
-
-/* The open transaction: everything RSET, a new MAIL or the dot ends. */
-struct txn {
-	bool			 open;
-	char			 queue_id[40];
-	char			 sender[ADDR_PATH_MAX + 1];
-	struct timespec		 start;
-	struct recipient	*rcpts;
-	size_t			 n_rcpts;
-	size_t			 cap_rcpts;
-	int			 spool_fd;
-	off_t			 spool_len;
-	bool			 utf8;		/* MAIL had SMTPUTF8 */
-};
 
 struct session {
 	int			 fd;
@@ -64,14 +48,14 @@ struct session {
 	bool			 command_in_feed;	/* likewise */
 	int64_t			 deadline_ms;	/* for the client's next step */
 	size_t			 traced;	/* output bytes logged by -v */
-	struct txn		 txn;
+	struct delivery		*d;	/* the open transaction */
+	struct timespec		 txn_start;	/* its MAIL */
 	char			*inbuf;
 	struct tls_conn		*tls;	/* after STARTTLS, else NULL */
 	short			 want;	/* what the last EAGAIN waits for */
 	char			 ioerr[256];	/* why the last I/O failed */
 };
 
-static void	txn_reset(struct txn *);
 static int	session_flush(struct session *);
 
 static double
@@ -93,165 +77,6 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A queue id unique across children: time, pid and a counter, in hex. */
-static void
-make_queue_id(char *out, size_t cap)
-{
-	static unsigned	counter;
-	struct timespec	now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	snprintf(out, cap, "%08lX%05lX%lX%X", (unsigned long)now.tv_sec,
-	    (unsigned long)(now.tv_nsec / 1000), (unsigned long)getpid(),
-	    counter++ & 0xfff);
-}
-
-static void
-txn_reset(struct txn *t)
-{
-	if (t->spool_fd != -1)
-		close(t->spool_fd);
-	t->spool_fd = -1;
-	t->spool_len = 0;
-	t->n_rcpts = 0;
-	t->open = false;
-	t->utf8 = false;
-	t->queue_id[0] = '\0';
-	t->sender[0] = '\0';
-}
-
-static void
-hook_mail(void *ctx, const struct lmtp_mail *m, struct lmtp_reply *r)
-{
-	struct session	*s = ctx;
-
-	(void)r;
-	txn_reset(&s->txn);
-	make_queue_id(s->txn.queue_id, sizeof(s->txn.queue_id));
-	util_strlcpy(s->txn.sender, m->from->text, sizeof(s->txn.sender));
-	s->txn.utf8 = m->utf8;
-	clock_gettime(CLOCK_MONOTONIC, &s->txn.start);
-	s->txn.open = true;
-}
-
-static void
-hook_rcpt(void *ctx, const struct addr *to, struct lmtp_reply *r)
-{
-	struct session		*s = ctx;
-	struct txn		*t = &s->txn;
-	struct recipient	 rcpt;
-	enum recipient_status	 st;
-
-	st = recipient_resolve(s->conf, to, &rcpt);
-	recipient_reply(st, r);
-	if (st != RECIPIENT_OK) {
-		struct log_field	f[] = {
-			{ .key = "from", .kind = LOG_ADDR, .s = t->sender },
-			{ .key = "to", .kind = LOG_ADDR, .s = to->text },
-		};
-		char			lead[300];
-
-		snprintf(lead, sizeof(lead), "reject: RCPT from %s: %u %s %s",
-		    s->peer, r->code, r->esc, r->text);
-		log_event(t->queue_id, lead, f, 2, NULL);
-		stats_add(STATS_REJECTED, 1);
-		return;
-	}
-	if (t->n_rcpts == t->cap_rcpts) {
-		t->cap_rcpts = t->cap_rcpts == 0 ? 8 : t->cap_rcpts * 2;
-		t->rcpts = xreallocarray(t->rcpts, t->cap_rcpts,
-		    sizeof(*t->rcpts));
-	}
-	t->rcpts[t->n_rcpts++] = rcpt;
-}
-
-static void
-hook_data_begin(void *ctx, struct lmtp_reply *r)
-{
-	struct session	*s = ctx;
-
-	s->txn.spool_fd = compat_tmpfile(s->conf->spool_dir);
-	if (s->txn.spool_fd == -1) {
-		log_warn("%s: cannot create a spool file in %s",
-		    s->txn.queue_id, s->conf->spool_dir);
-		r->code = 451;
-		util_strlcpy(r->esc, "4.3.0", sizeof(r->esc));
-		util_strlcpy(r->text, "temporary local problem",
-		    sizeof(r->text));
-	}
-}
-
-static int
-hook_data_body(void *ctx, const char *p, size_t n)
-{
-	struct session	*s = ctx;
-	ssize_t		 w;
-
-	while (n > 0) {
-		w = write(s->txn.spool_fd, p, n);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1) {
-			log_warn("%s: cannot write the spool file",
-			    s->txn.queue_id);
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-		s->txn.spool_len += w;
-	}
-	return 0;
-}
-
-static void
-hook_data_end(void *ctx, struct lmtp_reply *r)
-{
-	struct session	*s = ctx;
-
-	struct log_field	 f[] = {
-		{ .key = "from", .kind = LOG_ADDR, .s = s->txn.sender },
-		{ .key = "size", .kind = LOG_INT, .i = s->txn.spool_len },
-		{ .key = "nrcpt", .kind = LOG_INT,
-		    .i = (long long)s->txn.n_rcpts },
-	};
-
-	(void)r;
-	log_event(s->txn.queue_id, NULL, f, 3, NULL);
-	stats_add(STATS_MESSAGES, 1);
-	s->data_ended = true;
-}
-
-static void
-log_result(struct session *s, const struct recipient *rcpt,
-    const struct addr *to, long long size, const struct lmtp_reply *r,
-    const char *detail)
-{
-	struct log_field	 f[8];
-	size_t			 n = 0;
-
-	f[n++] = (struct log_field){ .key = "to", .kind = LOG_ADDR,
-	    .s = rcpt->address };
-	if (strcmp(rcpt->address, to->text) != 0)
-		f[n++] = (struct log_field){ .key = "orig_to",
-		    .kind = LOG_ADDR, .s = to->text };
-	f[n++] = (struct log_field){ .key = "relay", .kind = LOG_STR,
-	    .s = "local" };
-	f[n++] = (struct log_field){ .key = "delay", .kind = LOG_SECONDS,
-	    .d = elapsed(&s->txn.start) };
-	f[n++] = (struct log_field){ .key = "size", .kind = LOG_INT,
-	    .i = size };
-	f[n++] = (struct log_field){ .key = "dsn", .kind = LOG_STR,
-	    .s = r->esc };
-	f[n++] = (struct log_field){ .key = "status", .kind = LOG_STR,
-	    .s = r->code < 300 ? "sent" : r->code < 500 ? "deferred" :
-	    "bounced" };
-	log_event(s->txn.queue_id, NULL, f, n, detail);
-	stats_add(r->code < 300 ? STATS_SENT : r->code < 500 ?
-	    STATS_DEFERRED : STATS_BOUNCED, 1);
-	if (r->code < 300)
-		stats_add(STATS_BYTES, (uint64_t)size);
-}
-
 static void
 set_reply(struct lmtp_reply *r, unsigned code, const char *esc,
     const char *text)
@@ -261,66 +86,138 @@ set_reply(struct lmtp_reply *r, unsigned code, const char *esc,
 	util_strlcpy(r->text, text, sizeof(r->text));
 }
 
+/* "reject: CMD from peer: code esc text", with from= and to=. */
+static void
+log_reject(struct session *s, const char *cmd, const char *to,
+    const struct lmtp_reply *r, const char *why)
+{
+	struct log_field	f[2];
+	size_t			n = 0;
+	char			lead[300];
+
+	f[n++] = (struct log_field){ .key = "from", .kind = LOG_ADDR,
+	    .s = delivery_sender(s->d) };
+	if (to != NULL)
+		f[n++] = (struct log_field){ .key = "to", .kind = LOG_ADDR,
+		    .s = to };
+	snprintf(lead, sizeof(lead), "reject: %s from %s: %u %s %s", cmd,
+	    s->peer, r->code, r->esc, r->text);
+	log_event(delivery_queue_id(s->d), lead, f, n,
+	    why[0] != '\0' ? why : NULL);
+	stats_add(STATS_REJECTED, 1);
+}
+
+static void
+hook_mail(void *ctx, const struct lmtp_mail *m, struct lmtp_reply *r)
+{
+	struct session	*s = ctx;
+	char		 why[PATH_MAX + 128];
+
+	delivery_mail(s->d, m->from->text, m->utf8, m->has_size ? m->size :
+	    0, r, why, sizeof(why));
+	clock_gettime(CLOCK_MONOTONIC, &s->txn_start);
+	if (r->code >= 400)
+		log_reject(s, "MAIL", NULL, r, why);
+}
+
+static void
+hook_rcpt(void *ctx, const struct addr *to, struct lmtp_reply *r)
+{
+	struct session	*s = ctx;
+	char		 why[PATH_MAX + 256];
+
+	delivery_rcpt(s->d, to, r, why, sizeof(why));
+	if (r->code >= 400)
+		log_reject(s, "RCPT", to->text, r, why);
+}
+
+static void
+hook_data_begin(void *ctx, struct lmtp_reply *r)
+{
+	struct session	*s = ctx;
+
+	if (delivery_data_begin(s->d) == -1) {
+		log_warn("%s: cannot create a spool file in %s",
+		    delivery_queue_id(s->d), s->conf->spool_dir);
+		set_reply(r, 451, "4.3.0", "temporary local problem");
+	}
+}
+
+static int
+hook_data_body(void *ctx, const char *p, size_t n)
+{
+	struct session	*s = ctx;
+
+	if (delivery_data_body(s->d, p, n) == -1) {
+		log_warn("%s: cannot write the spool file",
+		    delivery_queue_id(s->d));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+hook_data_end(void *ctx, struct lmtp_reply *r)
+{
+	struct session	*s = ctx;
+	char		 why[256];
+
+	struct log_field	 f[] = {
+		{ .key = "from", .kind = LOG_ADDR,
+		    .s = delivery_sender(s->d) },
+		{ .key = "size", .kind = LOG_INT,
+		    .i = delivery_spool_len(s->d) },
+		{ .key = "nrcpt", .kind = LOG_INT,
+		    .i = (long long)delivery_n_rcpts(s->d) },
+	};
+
+	delivery_data_end(s->d, r, why, sizeof(why));
+	log_event(delivery_queue_id(s->d), NULL, f, 3,
+	    why[0] != '\0' ? why : NULL);
+	stats_add(STATS_MESSAGES, 1);
+	s->data_ended = true;
+}
+
+static void
+log_result(struct session *s, const struct recipient *rcpt,
+    const struct addr *to, long long size, const struct lmtp_reply *r,
+    const char *detail)
+{
+	delivery_log(s->d, rcpt, to->text, elapsed(&s->txn_start), size, r,
+	    detail);
+}
+
 static void
 hook_deliver(void *ctx, size_t idx, const struct addr *to,
     struct lmtp_reply *r)
 {
 	struct session		*s = ctx;
-	struct txn		*t = &s->txn;
 	const struct recipient	*rcpt;
-	struct trace		 tr;
-	char			 hdr[SESSION_HEADER_MAX];
-	char			 name[MAILDIR_NAME_MAX + 8];
-	char			 why[PATH_MAX + 128];
-	long			 hdr_len;
-	int			 err;
+	struct delivery_origin	 o;
+	char			 detail[PATH_MAX + 256];
+	long long		 size;
 
-	if (idx >= t->n_rcpts)
-		log_panic("deliver: recipient %zu of %zu", idx, t->n_rcpts);
-	rcpt = &t->rcpts[idx];
+	rcpt = delivery_recipient(s->d, idx);
+	if (rcpt == NULL)
+		log_panic("deliver: recipient %zu of %zu", idx,
+		    delivery_n_rcpts(s->d));
+	size = (long long)delivery_spool_len(s->d);
 	if (r->code != 0) {
-		log_result(s, rcpt, to, (long long)t->spool_len, r, r->text);
+		log_result(s, rcpt, to, size, r, r->text);
 		return;
 	}
 	if (s->dead) {
 		/* Nobody will read the reply: leave it to the client's retry. */
 		set_reply(r, 451, "4.4.2", "connection lost");
-		log_result(s, rcpt, to, (long long)t->spool_len, r,
+		log_result(s, rcpt, to, size, r,
 		    "lost connection before delivery");
 		return;
 	}
-	tr.sender = t->sender;
-	tr.recipient = rcpt->address;
-	tr.helo = lmtp_client_name(s->lmtp);
-	tr.peer = s->peer;
-	tr.hostname = s->conf->hostname;
-	tr.queue_id = t->queue_id;
-	tr.when = time(NULL);
-	tr.utf8 = t->utf8;
-	tr.tls = s->tls != NULL;
-	hdr_len = trace_format(&tr, hdr, sizeof(hdr));
-	if (hdr_len == -1) {
-		set_reply(r, 451, "4.3.0", "temporary local problem");
-		log_result(s, rcpt, to, (long long)t->spool_len, r,
-		    "trace header too long");
-		return;
-	}
-	if (maildir_deliver(rcpt->maildir, s->conf->hostname, hdr,
-	    (size_t)hdr_len, t->spool_fd, t->spool_len, name,
-	    sizeof(name)) == -1) {
-		err = errno;
-		snprintf(why, sizeof(why), "maildir %s: %s", rcpt->maildir,
-		    strerror(err));
-		maildir_reply_for(err, r);
-		log_result(s, rcpt, to, hdr_len + (long long)t->spool_len, r,
-		    why);
-		return;
-	}
-	r->code = 250;
-	util_strlcpy(r->esc, "2.0.0", sizeof(r->esc));
-	snprintf(r->text, sizeof(r->text), "<%.140s> delivered, id %.32s",
-	    rcpt->address, t->queue_id);
-	log_result(s, rcpt, to, hdr_len + (long long)t->spool_len, r, name);
+	o.helo = lmtp_client_name(s->lmtp);
+	o.peer = s->peer;
+	o.tls = s->tls != NULL;
+	delivery_deliver(s->d, idx, &o, r, detail, sizeof(detail), &size);
+	log_result(s, rcpt, to, size, r, detail);
 }
 
 static void
@@ -337,7 +234,7 @@ hook_reset(void *ctx)
 {
 	struct session	*s = ctx;
 
-	txn_reset(&s->txn);
+	delivery_reset(s->d);
 }
 
 static void
@@ -646,7 +543,7 @@ session_loop(struct session *s)
 		if (n == 0) {
 			if (!lmtp_idle(s->lmtp))
 				log_info("%s: lost connection with %s during "
-				    "the transaction", s->txn.queue_id,
+				    "the transaction", delivery_queue_id(s->d),
 				    s->peer);
 			s->dead = true;
 			break;
@@ -720,10 +617,11 @@ session_run(int fd, const struct sockaddr *peer, socklen_t peer_len,
 	s.conf = conf;
 	s.waitmask = waitmask;
 	s.stopping = stopping;
-	s.txn.spool_fd = -1;
+	s.d = delivery_new(conf);
 	s.inbuf = xmalloc(SESSION_READ_SIZE);
 	describe_peer(peer, peer_len, s.peer, sizeof(s.peer));
 	if (session_refused(&s, peer)) {
+		delivery_free(s.d);
 		x_free(s.inbuf);
 		close(fd);
 		return;
@@ -746,8 +644,7 @@ session_run(int fd, const struct sockaddr *peer, socklen_t peer_len,
 	session_loop(&s);
 	tls_conn_free(s.tls);
 	lmtp_free(s.lmtp);
-	txn_reset(&s.txn);
-	x_free(s.txn.rcpts);
+	delivery_free(s.d);
 	x_free(s.inbuf);
 	close(fd);
 	log_info("disconnect from %s", s.peer);

@@ -89,17 +89,18 @@ trace_format(const struct trace *t, char *out, size_t cap)
 	struct out	o = { out, cap, 0, false };
 	char		date[64];
 
-	assert(t->sender != NULL && t->recipient != NULL &&
-	    t->helo != NULL && t->peer != NULL && t->hostname != NULL &&
-	    t->queue_id != NULL);
+	assert(t->sender != NULL && t->helo != NULL && t->peer != NULL &&
+	    t->hostname != NULL && t->queue_id != NULL);
 	if (format_date(t->when, date, sizeof(date)) == -1)
 		return -1;
 
 	/* RFC 5321 §4.4: the null reverse-path is "<>". */
 	put(&o, "Return-Path: <", false);
 	put(&o, t->sender, true);
-	put(&o, ">\nDelivered-To: <", false);
-	put(&o, t->recipient, true);
+	if (t->recipient != NULL) {
+		put(&o, ">\nDelivered-To: <", false);
+		put(&o, t->recipient, true);
+	}
 	/* RFC 5321 §4.4 Received, with one "for" per copy. */
 	put(&o, ">\nReceived: from ", false);
 	put(&o, t->helo, true);
@@ -115,9 +116,12 @@ trace_format(const struct trace *t, char *out, size_t cap)
 	put(&o, t->utf8 ? "UTF8LMTP" : "LMTP", false);
 	put(&o, t->tls ? "S id " : " id ", false);
 	put(&o, t->queue_id, true);
-	put(&o, "\n\tfor <", false);
-	put(&o, t->recipient, true);
-	put(&o, ">; ", false);
+	if (t->recipient != NULL) {
+		put(&o, "\n\tfor <", false);
+		put(&o, t->recipient, true);
+		put(&o, ">", false);
+	}
+	put(&o, "; ", false);
 	put(&o, date, false);
 	put(&o, "\n", false);
 

@@ -14,7 +14,11 @@
 
 struct trace {
 	const char	*sender;	/* mailbox text, "" for <> */
-	const char	*recipient;	/* mailbox text */
+	/*
+	 * Mailbox text; NULL leaves out Delivered-To and the "for" clause,
+	 * so one block serves every copy (delivered_to = none).
+	 */
+	const char	*recipient;
 	const char	*helo;		/* LHLO argument */
 	const char	*peer;		/* "[127.0.0.1]" or "local" */
 	const char	*hostname;	/* ours */

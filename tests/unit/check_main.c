@@ -20,8 +20,10 @@ main(void)
 	srunner_add_suite(sr, addr_suite());
 	srunner_add_suite(sr, buf_suite());
 	srunner_add_suite(sr, conf_suite());
+	srunner_add_suite(sr, delivery_suite());
 	srunner_add_suite(sr, folder_suite());
 	srunner_add_suite(sr, headers_suite());
+	srunner_add_suite(sr, identity_suite());
 	srunner_add_suite(sr, janitor_suite());
 	srunner_add_suite(sr, journal_suite());
 	srunner_add_suite(sr, lmtp_suite());
@@ -34,7 +36,9 @@ main(void)
 	srunner_add_suite(sr, space_suite());
 	srunner_add_suite(sr, stats_suite());
 	srunner_add_suite(sr, status_suite());
+	srunner_add_suite(sr, template_suite());
 	srunner_add_suite(sr, trace_suite());
+	srunner_add_suite(sr, userdb_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -11,8 +11,10 @@ Suite	*access_suite(void);
 Suite	*addr_suite(void);
 Suite	*buf_suite(void);
 Suite	*conf_suite(void);
+Suite	*delivery_suite(void);
 Suite	*folder_suite(void);
 Suite	*headers_suite(void);
+Suite	*identity_suite(void);
 Suite	*janitor_suite(void);
 Suite	*journal_suite(void);
 Suite	*lmtp_suite(void);
@@ -25,6 +27,8 @@ Suite	*sha256_suite(void);
 Suite	*space_suite(void);
 Suite	*stats_suite(void);
 Suite	*status_suite(void);
+Suite	*template_suite(void);
 Suite	*trace_suite(void);
+Suite	*userdb_suite(void);
 
 #endif

@@ -19,6 +19,8 @@
 
 #include "conf.h"
 #include "suites.h"
+#include "userdb.h"
+#include "quota.h"
 #include "tls.h"
 
 #ifndef RUNSTATEDIR
@@ -123,7 +125,23 @@ check_defaults(const struct conf *c, bool with_pid_file)
 	ck_assert_str_eq(c->domains[0], "localhost");
 	ck_assert_str_eq(c->maildir, "/var/mail/%d/%n/Maildir");
 	ck_assert_str_eq(c->users_file, "");
-	ck_assert_uint_eq(c->n_users, 0);
+	ck_assert_ptr_null(c->userdb);
+	ck_assert_uint_eq(c->n_lookup, 1);
+	ck_assert_int_eq(c->lookup[0], CONF_LOOKUP_TEMPLATE);
+	ck_assert_str_eq(c->mail_root, "/var/mail");
+	ck_assert_str_eq(c->passwd_maildir, "%h/Maildir");
+	ck_assert_uint_eq(c->min_uid, 1000);
+	ck_assert(!c->preserve_case);
+	ck_assert_str_eq(c->recipient_delimiter, "");
+	ck_assert_int_eq(c->detail_folders, CONF_FOLDERS_EXISTING);
+	ck_assert_str_eq(c->detail_folder_pattern, "*");
+	ck_assert_uint_eq(c->max_detail_folders, 100);
+	ck_assert(!quota_is_set(&c->quota));
+	ck_assert(!c->quota_bounce);
+	ck_assert_uint_eq(c->min_free_space, 32 * 1024 * 1024);
+	ck_assert_uint_eq(c->dedup_window, 3600);
+	ck_assert(c->delivered_to);
+	ck_assert_uint_eq(c->tmp_cleanup_interval, 3600);
 	ck_assert_str_eq(c->postmaster, "postmaster@localhost");
 	ck_assert_str_eq(c->spool_dir, "/var/tmp");
 	ck_assert_uint_eq(c->max_message_size, 52428800);
@@ -248,7 +266,8 @@ START_TEST(test_every_option)
 	ck_assert_str_eq(c->domains[1], "example.org");
 	ck_assert_str_eq(c->maildir, "/srv/mail/%d/%u/Maildir");
 	ck_assert_str_eq(c->users_file, users);
-	ck_assert_uint_eq(c->n_users, 1);
+	ck_assert_uint_eq(userdb_count(c->userdb), 1);
+	ck_assert_int_eq(c->lookup[0], CONF_LOOKUP_FILE);
 	ck_assert_str_eq(c->postmaster, "bob@example.org");
 	ck_assert_str_eq(c->spool_dir, "/var/spool/lmtpd");
 	ck_assert_uint_eq(c->max_message_size, 10 * 1024 * 1024);
@@ -528,19 +547,18 @@ START_TEST(test_users_file)
 	    "alice@example.org\n"
 	    "\t# indented comment\n"
 	    "bob@example.net\r\n"
-	    "ALICE@example.org\n"
+	    "@example.net /srv/%d/%n 5000:5000 1g\n"
 	    "zed@example.org", users, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
-	ck_assert_uint_eq(c->n_users, 4);
-	ck_assert_str_eq(c->users[0], "alice@example.org");
-	ck_assert_str_eq(c->users[1], "bob@example.net");
-	ck_assert_str_eq(c->users[2], "carol@example.org");
-	ck_assert_str_eq(c->users[3], "zed@example.org");
+	ck_assert_uint_eq(userdb_count(c->userdb), 5);
+	ck_assert_str_eq(userdb_entry(c->userdb, 0)->key, "carol@example.org");
+	ck_assert_str_eq(userdb_entry(c->userdb, 3)->key, "@example.net");
+	ck_assert(conf_needs_switch(c));
 	ck_assert(conf_user_exists(c, "alice@example.org"));
 	ck_assert(conf_user_exists(c, "Alice@EXAMPLE.org"));
 	ck_assert(conf_user_exists(c, "CAROL@example.org"));
 	ck_assert(conf_user_exists(c, "zed@example.org"));
-	ck_assert(!conf_user_exists(c, "alice@example.net"));
+	ck_assert(conf_user_exists(c, "anyone@example.net"));
 	ck_assert(!conf_user_exists(c, "alic@example.org"));
 	ck_assert(!conf_user_exists(c, "alice@example.orgx"));
 	ck_assert(!conf_user_exists(c, ""));
@@ -578,7 +596,7 @@ START_TEST(test_users_file_needs_postmaster)
 	write_file("users", "PostMaster@example.org\n", users);
 	c = load_text(text, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
-	ck_assert_uint_eq(c->n_users, 1);
+	ck_assert_uint_eq(userdb_count(c->userdb), 1);
 	ck_assert(conf_user_exists(c, "postmaster@EXAMPLE.org"));
 	ck_assert(!conf_user_exists(c, "alice@example.org"));
 	conf_free(c);
@@ -606,8 +624,14 @@ static const struct {
 } bad_users[] = {
 	{ "alice@example.org\n# x\nbob\n", 3 },
 	{ "alice@elsewhere.example\n", 1 },
-	{ "\n@example.org\n", 2 },
+	{ "\n@elsewhere.example\n", 2 },
 	{ "a b@example.org\n", 1 },
+	{ "alice@example.org\nbob@example.org\nALICE@example.org\n", 3 },
+	{ "alice@example.org 10m /srv/%n\n", 1 },
+	{ "alice@example.org /srv/%x\n", 1 },
+	{ "alice@example.org lots\n", 1 },
+	{ "alice@example.org 1000:\n", 1 },
+	{ "alice@example.org /srv/%n 1000:1000 1m extra\n", 1 },
 	{ "alice@\n", 1 },
 	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    "@example.org\n", 1 },

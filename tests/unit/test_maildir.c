@@ -362,7 +362,7 @@ START_TEST(test_file_in_path_is_enotdir)
 	    sizeof(out)), -1);
 	ck_assert_int_eq(errno, ENOTDIR);
 	close(body);
-	maildir_reply_for(errno, &r);
+	maildir_reply_for(errno, false, &r);
 	ck_assert_uint_eq(r.code, 451);
 	ck_assert_str_eq(r.esc, "4.3.0");
 }
@@ -544,6 +544,70 @@ START_TEST(test_eexist_once_retries)
 }
 END_TEST
 
+/* A second Maildir gets the same file under its own unique name. */
+START_TEST(test_link_shares_the_file)
+{
+	char		 other[PATH_MAX], src[PATH_MAX], dst[PATH_MAX];
+	char		 out[MAILDIR_NAME_MAX + 8], out2[MAILDIR_NAME_MAX + 8];
+	struct stat	 a, b;
+	size_t		 hl = strlen(test_hdr), bl = strlen(test_body);
+	int		 body;
+
+	body = make_text_body(test_body);
+	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr, hl, body,
+	    (off_t)bl, out, sizeof(out)), 0);
+	close(body);
+	pathf(src, "%s/%s", md, out);
+	pathf(other, "%s/other/Maildir", root);
+	/* The Maildir is made on the way, as for a delivery. */
+	ck_assert_int_eq(maildir_link(src, other, HOST, (off_t)(hl + bl),
+	    out2, sizeof(out2)), 0);
+	ck_assert_int_eq(strncmp(out2, "new/", 4), 0);
+	assert_name(out2 + 4, (off_t)(hl + bl));
+	pathf(dst, "%s/%s", other, out2);
+	ck_assert_int_eq(stat(src, &a), 0);
+	ck_assert_int_eq(stat(dst, &b), 0);
+	ck_assert_uint_eq(a.st_ino, b.st_ino);
+	ck_assert_uint_eq(b.st_nlink, 2);
+	pathf(dst, "%s/tmp", other);
+	assert_mode(dst, 0700, 1);
+}
+END_TEST
+
+/* A failed link leaves nothing behind and keeps its errno. */
+START_TEST(test_link_failures)
+{
+	char	out[MAILDIR_NAME_MAX + 8], src[PATH_MAX];
+
+	pathf(src, "%s/no-such-file", root);
+	errno = 0;
+	ck_assert_int_eq(maildir_link(src, md, HOST, 10, out, sizeof(out)),
+	    -1);
+	ck_assert_int_eq(errno, ENOENT);
+	assert_empty();
+	errno = 0;
+	ck_assert_int_eq(maildir_link(src, md, HOST, 10, out, 8), -1);
+	ck_assert_int_eq(errno, ENAMETOOLONG);
+}
+END_TEST
+
+/* The quota policy: a bounce only when asked for, and only for EDQUOT. */
+START_TEST(test_reply_for_quota_bounce)
+{
+	struct lmtp_reply	r;
+
+	maildir_reply_for(EDQUOT, true, &r);
+	ck_assert_uint_eq(r.code, 552);
+	ck_assert_str_eq(r.esc, "5.2.2");
+	ck_assert_str_eq(r.text, "mailbox full");
+	maildir_reply_for(ENOSPC, true, &r);
+	ck_assert_uint_eq(r.code, 452);
+	ck_assert_str_eq(r.esc, "4.3.1");
+	maildir_reply_for(EIO, true, &r);
+	ck_assert_uint_eq(r.code, 451);
+}
+END_TEST
+
 /* maildir_reply_for: the one table. */
 static const struct {
 	int		 err;
@@ -571,7 +635,7 @@ START_TEST(test_reply_for)
 	struct lmtp_reply	r;
 
 	memset(&r, 'x', sizeof(r));
-	maildir_reply_for(replies[_i].err, &r);
+	maildir_reply_for(replies[_i].err, false, &r);
 	ck_assert_uint_eq(r.code, replies[_i].code);
 	ck_assert_str_eq(r.esc, replies[_i].esc);
 	ck_assert_str_eq(r.text, replies[_i].text);
@@ -658,6 +722,8 @@ maildir_suite(void)
 	tcase_add_test(tc, test_file_in_path_is_enotdir);
 	tcase_add_test(tc, test_create_existing_and_partial);
 	tcase_add_test(tc, test_name_out_too_small_writes_nothing);
+	tcase_add_test(tc, test_link_shares_the_file);
+	tcase_add_test(tc, test_link_failures);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("faults");
@@ -674,6 +740,7 @@ maildir_suite(void)
 	tc = tcase_create("replies");
 	tcase_add_loop_test(tc, test_reply_for, 0,
 	    (int)(sizeof(replies) / sizeof(replies[0])));
+	tcase_add_test(tc, test_reply_for_quota_bounce);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("names");

@@ -177,6 +177,21 @@ START_TEST(test_enobufs_every_cap)
 	x_free(out);
 }
 END_TEST
+/* No recipient: one block for every copy (delivered_to = none). */
+START_TEST(test_no_recipient)
+{
+	struct trace	t = base;
+	char		out[1024];
+
+	t.recipient = NULL;
+	ck_assert_int_gt(trace_format(&t, out, sizeof(out)), 0);
+	ck_assert_str_eq(out,
+	    "Return-Path: <alice@example.org>\n"
+	    "Received: from client.example.org ([192.0.2.1])\n"
+	    "\tby mx.example.net (lmtpd) with LMTP id 3fa2c1; "
+	    "Tue, 01 Dec 2026 06:20:00 +0000\n");
+}
+END_TEST
 
 Suite *
 trace_suite(void)
@@ -194,6 +209,7 @@ trace_suite(void)
 	tcase_add_loop_test(tc, test_with_types, 0,
 	    (int)(sizeof(with_types) / sizeof(with_types[0])));
 	tcase_add_test(tc, test_enobufs_every_cap);
+	tcase_add_test(tc, test_no_recipient);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,732 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * delivery: the transaction behind the LMTP engine's hooks.  Checks that
+ * can fail early do (space at MAIL, quota and space at RCPT), so that a
+ * refusal costs the client no data.  Each copy is written under its
+ * owner's file system identity when it has one.  The journal and the
+ * quota file are bookkeeping: their failures are logged, never turned
+ * into a refusal of a copy that is already on disk.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "delivery.h"
+#include "folder.h"
+#include "headers.h"
+#include "identity.h"
+#include "janitor.h"
+#include "journal.h"
+#include "log.h"
+#include "maildir.h"
+#include "quota.h"
+#include "sha256.h"
+#include "space.h"
+#include "stats.h"
+#include "trace.h"
+#include "util.h"
+
+#define DELIVERY_HEADER_MAX	(4 * 1024)
+#define DELIVERY_RECEIVED_MAX	100	/* RFC 5321 §6.3 */
+
+/* A file written in this transaction, which later copies may link to. */
+struct copy {
+	bool	has_owner;
+	uid_t	uid;
+	gid_t	gid;
+	char	path[PATH_MAX];
+};
+
+struct delivery {
+	const struct conf	*conf;
+	char			 queue_id[40];
+	char			 sender[ADDR_PATH_MAX + 1];
+	bool			 utf8;
+	uint64_t		 size;		/* SIZE=, 0 unknown */
+	struct recipient	*rcpts;
+	size_t			 n_rcpts;
+	size_t			 cap_rcpts;
+	struct copy		*copies;	/* cap_rcpts of them */
+	size_t			 n_copies;
+	int			 spool_fd;
+	off_t			 spool_len;
+	struct sha256		 sha;
+	unsigned char		 digest[SHA256_DIGEST_LEN];
+	struct headers		 headers;
+};
+
+static void	set_reply(struct lmtp_reply *, unsigned, const char *,
+		    const char *);
+
+static void
+set_reply(struct lmtp_reply *r, unsigned code, const char *esc,
+    const char *text)
+{
+	r->code = code;
+	(void)util_strlcpy(r->esc, esc, sizeof(r->esc));
+	(void)util_strlcpy(r->text, text, sizeof(r->text));
+}
+
+static bool
+join(char *out, size_t cap, const char *a, const char *b)
+{
+	int	n;
+
+	n = snprintf(out, cap, "%s/%s", a, b);
+	return n >= 0 && (size_t)n < cap;
+}
+
+/* A queue id unique across children: time, pid and a counter, in hex. */
+static void
+make_queue_id(char *out, size_t cap)
+{
+	static unsigned	counter;
+	struct timespec	now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	snprintf(out, cap, "%08lX%05lX%lX%X", (unsigned long)now.tv_sec,
+	    (unsigned long)(now.tv_nsec / 1000), (unsigned long)getpid(),
+	    counter++ & 0xfff);
+}
+
+struct delivery *
+delivery_new(const struct conf *conf)
+{
+	struct delivery	*d;
+
+	d = xcalloc(1, sizeof(*d));
+	d->conf = conf;
+	d->spool_fd = -1;
+	return d;
+}
+
+void
+delivery_free(struct delivery *d)
+{
+	if (d == NULL)
+		return;
+	delivery_reset(d);
+	x_free(d->rcpts);
+	x_free(d->copies);
+	x_free(d);
+}
+
+void
+delivery_reset(struct delivery *d)
+{
+	if (d->spool_fd != -1)
+		(void)close(d->spool_fd);
+	d->spool_fd = -1;
+	d->spool_len = 0;
+	d->n_rcpts = 0;
+	d->n_copies = 0;
+	d->queue_id[0] = '\0';
+	d->sender[0] = '\0';
+	d->utf8 = false;
+	d->size = 0;
+}
+
+/*
+ * min_free_space at path for need more octets.  A statvfs that fails
+ * says nothing about the space: the delivery will tell.
+ */
+static bool
+space_short(const struct conf *conf, const char *path, uint64_t need,
+    char *why, size_t cap)
+{
+	uint64_t	avail;
+
+	if (conf->min_free_space == 0)
+		return false;
+	if (space_available(path, &avail) == -1)
+		return false;
+	if (space_enough(avail, conf->min_free_space, need))
+		return false;
+	snprintf(why, cap, "%s: %llu octets free, %llu more needed, "
+	    "min_free_space %llu", path, (unsigned long long)avail,
+	    (unsigned long long)need,
+	    (unsigned long long)conf->min_free_space);
+	return true;
+}
+
+void
+delivery_mail(struct delivery *d, const char *sender, bool utf8,
+    uint64_t size, struct lmtp_reply *r, char *why, size_t cap)
+{
+	delivery_reset(d);
+	why[0] = '\0';
+	make_queue_id(d->queue_id, sizeof(d->queue_id));
+	(void)util_strlcpy(d->sender, sender, sizeof(d->sender));
+	d->utf8 = utf8;
+	d->size = size;
+	/* RFC 3463 X.3.1: mail system full; RFC 5321 §4.2.2 452. */
+	if (space_short(d->conf, d->conf->mail_root, size, why, cap))
+		set_reply(r, 452, "4.3.1", "insufficient system storage");
+}
+
+/* The reply for a recipient over quota: the quota_full policy. */
+static void
+over_quota(const struct delivery *d, const struct recipient *rc,
+    const struct quota_usage *u, struct lmtp_reply *r, char *why,
+    size_t cap)
+{
+	maildir_reply_for(EDQUOT, d->conf->quota_bounce, r);
+	snprintf(why, cap, "%s: quota %llu octets, %llu messages; used "
+	    "%lld octets, %lld messages", rc->maildir,
+	    (unsigned long long)rc->quota.bytes,
+	    (unsigned long long)rc->quota.messages, (long long)u->bytes,
+	    (long long)u->messages);
+}
+
+/* Quota and space for one more message of add octets.  0 when it fits. */
+static int
+check_room(const struct delivery *d, const struct recipient *rc,
+    uint64_t add, struct lmtp_reply *r, char *why, size_t cap)
+{
+	struct quota_usage	u;
+
+	if (space_short(d->conf, rc->maildir, add, why, cap)) {
+		set_reply(r, 452, "4.3.1", "insufficient system storage");
+		return -1;
+	}
+	if (!quota_is_set(&rc->quota))
+		return 0;
+	if (quota_get(rc->maildir, &rc->quota, time(NULL), &u) == -1) {
+		snprintf(why, cap, "%s/maildirsize: %s", rc->maildir,
+		    strerror(errno));
+		maildir_reply_for(errno, d->conf->quota_bounce, r);
+		return -1;
+	}
+	if (quota_exceeded(&rc->quota, &u, add, 1)) {
+		over_quota(d, rc, &u, r, why, cap);
+		return -1;
+	}
+	return 0;
+}
+
+/* Takes the recipient's identity for what follows; 0 or -1 (replied). */
+static int
+become(const struct recipient *rc, struct lmtp_reply *r, char *why,
+    size_t cap)
+{
+	if (!rc->has_owner || identity_fs_enter(rc->uid, rc->gid) == 0)
+		return 0;
+	snprintf(why, cap, "cannot act as %lu:%lu for %s: %s "
+	    "(lmtpd must start as root to deliver as other users)",
+	    (unsigned long)rc->uid, (unsigned long)rc->gid, rc->maildir,
+	    strerror(errno));
+	set_reply(r, 451, "4.3.0", "temporary local problem");
+	return -1;
+}
+
+static void
+unbecome(const struct recipient *rc)
+{
+	if (rc->has_owner)
+		identity_fs_leave();
+}
+
+void
+delivery_rcpt(struct delivery *d, const struct addr *to,
+    struct lmtp_reply *r, char *why, size_t cap)
+{
+	struct recipient	rc;
+	enum recipient_status	st;
+	int			rc_room;
+
+	st = recipient_resolve(d->conf, to, &rc, why, cap);
+	recipient_reply(st, r);
+	if (st != RECIPIENT_OK)
+		return;
+	if (become(&rc, r, why, cap) == -1)
+		return;
+	/* Without SIZE= only a mailbox already full is refused now. */
+	rc_room = check_room(d, &rc, d->size > 0 ? d->size : 1, r, why, cap);
+	unbecome(&rc);
+	if (rc_room == -1)
+		return;
+	if (d->n_rcpts == d->cap_rcpts) {
+		d->cap_rcpts = d->cap_rcpts == 0 ? 8 : d->cap_rcpts * 2;
+		d->rcpts = xreallocarray(d->rcpts, d->cap_rcpts,
+		    sizeof(*d->rcpts));
+		d->copies = xreallocarray(d->copies, d->cap_rcpts,
+		    sizeof(*d->copies));
+	}
+	d->rcpts[d->n_rcpts++] = rc;
+}
+
+size_t
+delivery_n_rcpts(const struct delivery *d)
+{
+	return d->n_rcpts;
+}
+
+const struct recipient *
+delivery_recipient(const struct delivery *d, size_t i)
+{
+	return i < d->n_rcpts ? &d->rcpts[i] : NULL;
+}
+
+const char *
+delivery_queue_id(const struct delivery *d)
+{
+	return d->queue_id;
+}
+
+const char *
+delivery_sender(const struct delivery *d)
+{
+	return d->sender;
+}
+
+off_t
+delivery_spool_len(const struct delivery *d)
+{
+	return d->spool_len;
+}
+
+/*
+ * The digest that recognises a retried transaction: the sender and every
+ * octet of the message.  A second, distinct submission differs at least
+ * in the trace fields the client's MTA added.
+ */
+int
+delivery_data_begin(struct delivery *d)
+{
+	if (d->spool_fd != -1)
+		(void)close(d->spool_fd);
+	d->spool_len = 0;
+	d->spool_fd = compat_tmpfile(d->conf->spool_dir);
+	if (d->spool_fd == -1)
+		return -1;
+	sha256_init(&d->sha);
+	sha256_update(&d->sha, d->sender, strlen(d->sender) + 1);
+	headers_init(&d->headers);
+	return 0;
+}
+
+int
+delivery_data_body(struct delivery *d, const char *p, size_t n)
+{
+	ssize_t	w;
+
+	sha256_update(&d->sha, p, n);
+	headers_feed(&d->headers, p, n);
+	while (n > 0) {
+		w = write(d->spool_fd, p, n);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+		d->spool_len += w;
+	}
+	return 0;
+}
+
+void
+delivery_data_end(struct delivery *d, struct lmtp_reply *r, char *why,
+    size_t cap)
+{
+	why[0] = '\0';
+	sha256_final(&d->sha, d->digest);
+	/* RFC 5321 §6.3; RFC 3463 X.4.6: routing loop detected. */
+	if (headers_received(&d->headers) > DELIVERY_RECEIVED_MAX) {
+		snprintf(why, cap, "%u Received: fields, more than %d",
+		    headers_received(&d->headers), DELIVERY_RECEIVED_MAX);
+		set_reply(r, 554, "5.4.6", "too many hops: mail loop");
+	}
+}
+
+/* The journal key of one copy: the message digest and the recipient. */
+static void
+copy_key(const struct delivery *d, const struct recipient *rc,
+    unsigned char key[SHA256_DIGEST_LEN])
+{
+	struct sha256	s;
+
+	sha256_init(&s);
+	sha256_update(&s, d->digest, sizeof(d->digest));
+	sha256_update(&s, rc->address, strlen(rc->address));
+	sha256_final(&s, key);
+}
+
+static void
+report_stale(void *ctx, const char *name, time_t age)
+{
+	const char	*dir = ctx;
+
+	log_info("janitor: removed %s/tmp/%s, untouched for %lld hours", dir,
+	    name, (long long)(age / 3600));
+}
+
+/* An earlier copy of this transaction with the same owner, or NULL. */
+static const struct copy *
+find_copy(const struct delivery *d, const struct recipient *rc)
+{
+	size_t	i;
+
+	for (i = 0; i < d->n_copies; i++) {
+		if (d->copies[i].has_owner != rc->has_owner)
+			continue;
+		if (rc->has_owner && (d->copies[i].uid != rc->uid ||
+		    d->copies[i].gid != rc->gid))
+			continue;
+		return &d->copies[i];
+	}
+	return NULL;
+}
+
+static void
+remember_copy(struct delivery *d, const struct recipient *rc,
+    const char *dir, const char *name)
+{
+	struct copy	*c;
+	int		 n;
+
+	if (d->n_copies >= d->cap_rcpts || find_copy(d, rc) != NULL)
+		return;
+	c = &d->copies[d->n_copies];
+	n = snprintf(c->path, sizeof(c->path), "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(c->path))
+		return;
+	c->has_owner = rc->has_owner;
+	c->uid = rc->uid;
+	c->gid = rc->gid;
+	d->n_copies++;
+}
+
+/*
+ * Counts a stored copy in maildirsize.  A Maildir made by this delivery
+ * has none yet: the recalculation writes it, this copy included.
+ */
+static int
+quota_count(const struct delivery *d, const struct recipient *rc,
+    time_t now, off_t size)
+{
+	struct quota_usage	u;
+	struct stat		st;
+	char			path[PATH_MAX];
+
+	(void)d;
+	if (!join(path, sizeof(path), rc->maildir, "maildirsize"))
+		return -1;
+	if (lstat(path, &st) == -1)
+		return errno == ENOENT ? quota_get(rc->maildir, &rc->quota,
+		    now, &u) : -1;
+	return quota_add(rc->maildir, &rc->quota, (int64_t)size, 1);
+}
+
+/* The copy itself, under the recipient's identity. */
+static void
+deliver_as(struct delivery *d, const struct recipient *rc,
+    const struct delivery_origin *o, struct lmtp_reply *r, char *detail,
+    size_t cap, long long *size_out)
+{
+	const struct conf	*conf = d->conf;
+	struct folder_rules	 rules;
+	enum folder_result	 fres;
+	struct quota_usage	 u;
+	struct trace		 tr;
+	const struct copy	*prev;
+	unsigned char		 key[SHA256_DIGEST_LEN];
+	char			 dir[PATH_MAX], name[MAILDIR_NAME_MAX + 8];
+	char			 rel[PATH_MAX + MAILDIR_NAME_MAX];
+	char			 hdr[DELIVERY_HEADER_MAX];
+	time_t			 now = time(NULL);
+	long			 hdr_len;
+	off_t			 size;
+	bool			 found = false, linked = false;
+	const char		*folder;
+
+	copy_key(d, rc, key);
+	if (journal_find(rc->maildir, key, now, conf->dedup_window, rel,
+	    sizeof(rel), &found) == -1)
+		log_warn("%s: journal in %s", d->queue_id, rc->maildir);
+	if (found) {
+		set_reply(r, 250, "2.0.0", "");
+		snprintf(r->text, sizeof(r->text), "<%.140s> already "
+		    "delivered, id %.32s", rc->address, d->queue_id);
+		snprintf(detail, cap, "duplicate of %s, not stored again",
+		    rel);
+		return;
+	}
+
+	rules.policy = conf->detail_folders == CONF_FOLDERS_CREATE ?
+	    FOLDER_CREATE : conf->detail_folders == CONF_FOLDERS_INBOX ?
+	    FOLDER_INBOX : FOLDER_EXISTING;
+	rules.pattern = conf->detail_folder_pattern;
+	rules.max_folders = conf->max_detail_folders;
+	if (folder_choose(rc->maildir, rc->detail, &rules, dir, sizeof(dir),
+	    &fres) == -1) {
+		snprintf(detail, cap, "folder for +%s in %s: %s", rc->detail,
+		    rc->maildir, strerror(errno));
+		maildir_reply_for(errno, conf->quota_bounce, r);
+		return;
+	}
+	if (fres == FOLDER_USED_CREATED)
+		log_info("%s: created folder %s", d->queue_id, dir);
+
+	tr = (struct trace){ .sender = d->sender, .recipient =
+	    conf->delivered_to ? rc->address : NULL, .helo = o->helo,
+	    .peer = o->peer, .hostname = conf->hostname, .queue_id =
+	    d->queue_id, .when = now, .utf8 = d->utf8, .tls = o->tls };
+	hdr_len = trace_format(&tr, hdr, sizeof(hdr));
+	if (hdr_len == -1) {
+		set_reply(r, 451, "4.3.0", "temporary local problem");
+		snprintf(detail, cap, "trace header too long");
+		return;
+	}
+	size = (off_t)hdr_len + d->spool_len;
+	*size_out = (long long)size;
+
+	if (quota_is_set(&rc->quota)) {
+		if (quota_get(rc->maildir, &rc->quota, now, &u) == -1) {
+			snprintf(detail, cap, "%s/maildirsize: %s",
+			    rc->maildir, strerror(errno));
+			maildir_reply_for(errno, conf->quota_bounce, r);
+			return;
+		}
+		if (quota_exceeded(&rc->quota, &u, (uint64_t)size, 1)) {
+			over_quota(d, rc, &u, r, detail, cap);
+			return;
+		}
+	}
+
+	/* One file for every recipient with this owner (delivered_to none). */
+	prev = conf->delivered_to ? NULL : find_copy(d, rc);
+	if (prev != NULL && maildir_link(prev->path, dir, conf->hostname,
+	    size, name, sizeof(name)) == 0)
+		linked = true;
+	if (!linked && maildir_deliver(dir, conf->hostname, hdr,
+	    (size_t)hdr_len, d->spool_fd, d->spool_len, name,
+	    sizeof(name)) == -1) {
+		snprintf(detail, cap, "maildir %s: %s", dir, strerror(errno));
+		maildir_reply_for(errno, conf->quota_bounce, r);
+		return;
+	}
+	if (!linked && !conf->delivered_to)
+		remember_copy(d, rc, dir, name);
+
+	/* The name relative to the Maildir: ".folder/new/..." or "new/...". */
+	folder = strcmp(dir, rc->maildir) == 0 ? NULL :
+	    dir + strlen(rc->maildir) + 1;
+	snprintf(rel, sizeof(rel), "%s%s%s", folder != NULL ? folder : "",
+	    folder != NULL ? "/" : "", name);
+	if (journal_add(rc->maildir, key, now, conf->dedup_window, rel) ==
+	    -1)
+		log_warn("%s: journal in %s", d->queue_id, rc->maildir);
+	if (quota_is_set(&rc->quota) && quota_count(d, rc, now, size) == -1)
+		log_warn("%s: %s/maildirsize", d->queue_id, rc->maildir);
+	if (conf->tmp_cleanup_interval > 0 && janitor_due(dir, now,
+	    conf->tmp_cleanup_interval) && janitor_sweep(dir, now,
+	    JANITOR_MAX_AGE, report_stale, dir) == -1)
+		log_warn("janitor: %s/tmp", dir);
+
+	set_reply(r, 250, "2.0.0", "");
+	snprintf(r->text, sizeof(r->text), "<%.140s> delivered, id %.32s",
+	    rc->address, d->queue_id);
+	snprintf(detail, cap, "%s%s", rel, linked ? ", linked" : "");
+}
+
+void
+delivery_deliver(struct delivery *d, size_t idx,
+    const struct delivery_origin *o, struct lmtp_reply *r, char *detail,
+    size_t cap, long long *size_out)
+{
+	const struct recipient	*rc;
+
+	if (idx >= d->n_rcpts)
+		log_panic("deliver: recipient %zu of %zu", idx, d->n_rcpts);
+	rc = &d->rcpts[idx];
+	detail[0] = '\0';
+	*size_out = (long long)d->spool_len;
+	/* RFC 5321 §6.3, RFC 3463 X.4.6: this copy would go round again. */
+	if (headers_delivered_to(&d->headers, rc->address)) {
+		set_reply(r, 554, "5.4.6", "mail loop: already delivered "
+		    "to this recipient");
+		snprintf(detail, cap, "message has Delivered-To: <%s>",
+		    rc->address);
+		return;
+	}
+	if (become(rc, r, detail, cap) == -1)
+		return;
+	deliver_as(d, rc, o, r, detail, cap, size_out);
+	unbecome(rc);
+}
+
+void
+delivery_log(const struct delivery *d, const struct recipient *rc,
+    const char *orig_to, double delay, long long size,
+    const struct lmtp_reply *r, const char *detail)
+{
+	struct log_field	 f[8];
+	size_t			 n = 0;
+
+	f[n++] = (struct log_field){ .key = "to", .kind = LOG_ADDR,
+	    .s = rc->address };
+	if (strcmp(rc->address, orig_to) != 0)
+		f[n++] = (struct log_field){ .key = "orig_to",
+		    .kind = LOG_ADDR, .s = orig_to };
+	f[n++] = (struct log_field){ .key = "relay", .kind = LOG_STR,
+	    .s = "local" };
+	f[n++] = (struct log_field){ .key = "delay", .kind = LOG_SECONDS,
+	    .d = delay };
+	f[n++] = (struct log_field){ .key = "size", .kind = LOG_INT,
+	    .i = size };
+	f[n++] = (struct log_field){ .key = "dsn", .kind = LOG_STR,
+	    .s = r->esc };
+	f[n++] = (struct log_field){ .key = "status", .kind = LOG_STR,
+	    .s = r->code < 300 ? "sent" : r->code < 500 ? "deferred" :
+	    "bounced" };
+	log_event(d->queue_id, NULL, f, n, detail);
+	stats_add(r->code < 300 ? STATS_SENT : r->code < 500 ?
+	    STATS_DEFERRED : STATS_BOUNCED, 1);
+	if (r->code < 300)
+		stats_add(STATS_BYTES, (uint64_t)size);
+}
+
+/* Where a copy for rc would go, without creating anything. */
+static void
+explain_folder(const struct conf *conf, const struct recipient *rc,
+    char *dir, size_t cap, FILE *out)
+{
+	struct stat	st;
+	char		name[PATH_MAX];
+
+	(void)util_strlcpy(dir, rc->maildir, cap);
+	if (rc->detail[0] == '\0') {
+		fprintf(out, "folder:   INBOX\n");
+		return;
+	}
+	if (conf->detail_folders == CONF_FOLDERS_INBOX) {
+		fprintf(out, "folder:   INBOX (detail_folders = inbox)\n");
+		return;
+	}
+	if (folder_name(rc->detail, name, sizeof(name)) == -1) {
+		fprintf(out, "folder:   INBOX (+%s cannot be a folder name)\n",
+		    rc->detail);
+		return;
+	}
+	if (join(dir, cap, rc->maildir, name) && lstat(rc->maildir, &st) ==
+	    0 && S_ISDIR(st.st_mode)) {
+		if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+			fprintf(out, "folder:   %s (exists)\n", name);
+			return;
+		}
+	}
+	if (conf->detail_folders == CONF_FOLDERS_CREATE &&
+	    (conf->detail_folder_pattern[0] == '\0' ||
+	    fnmatch(conf->detail_folder_pattern, rc->detail, 0) == 0) &&
+	    join(dir, cap, rc->maildir, name)) {
+		fprintf(out, "folder:   %s (created at the first delivery, "
+		    "unless max_detail_folders is reached)\n", name);
+		return;
+	}
+	(void)util_strlcpy(dir, rc->maildir, cap);
+	fprintf(out, "folder:   INBOX (%s does not exist)\n", name);
+}
+
+static void
+explain_quota(const struct recipient *rc, FILE *out)
+{
+	struct quota_usage	u;
+	char			q[QUOTA_FORMAT_MAX];
+
+	if (!quota_is_set(&rc->quota)) {
+		fprintf(out, "quota:    none\n");
+		return;
+	}
+	(void)quota_format(&rc->quota, q, sizeof(q));
+	if (rc->has_owner && identity_fs_enter(rc->uid, rc->gid) == -1) {
+		fprintf(out, "quota:    %s (usage unknown: %s)\n", q,
+		    strerror(errno));
+		return;
+	}
+	if (quota_get(rc->maildir, &rc->quota, time(NULL), &u) == -1)
+		fprintf(out, "quota:    %s (usage unknown: %s)\n", q,
+		    strerror(errno));
+	else
+		fprintf(out, "quota:    %s; used %lld octets, %lld messages\n",
+		    q, (long long)u.bytes, (long long)u.messages);
+	if (rc->has_owner)
+		identity_fs_leave();
+}
+
+static void
+explain_reply(FILE *out, const char *stage, const struct lmtp_reply *r,
+    const char *why)
+{
+	fprintf(out, "%-9s %u %s %s", stage, r->code, r->esc, r->text);
+	if (why[0] != '\0')
+		fprintf(out, " (%s)", why);
+	fputc('\n', out);
+}
+
+unsigned
+delivery_explain(const struct conf *conf, const char *address,
+    uint64_t size, FILE *out)
+{
+	struct delivery		*d;
+	struct recipient	 rc;
+	struct lmtp_reply	 r;
+	struct addr		 a;
+	enum recipient_status	 st;
+	char			 path[ADDR_PATH_MAX + 3], why[PATH_MAX + 256];
+	char			 dir[PATH_MAX];
+	size_t			 end;
+	int			 n;
+	unsigned		 code;
+
+	n = snprintf(path, sizeof(path), "<%s>", address);
+	if (n < 0 || (size_t)n >= sizeof(path) || addr_parse_path(path,
+	    (size_t)n, ADDR_ALLOW_UTF8, &a, &end) != ADDR_OK ||
+	    end != (size_t)n) {
+		fprintf(out, "%s: not an address\n", address);
+		return 0;
+	}
+	fprintf(out, "address:  %s\n", a.text);
+	d = delivery_new(conf);
+	set_reply(&r, 250, "2.1.0", "sender ok");
+	delivery_mail(d, "", false, size, &r, why, sizeof(why));
+	explain_reply(out, "MAIL:", &r, why);
+
+	st = recipient_resolve(conf, &a, &rc, why, sizeof(why));
+	if (st == RECIPIENT_OK) {
+		fprintf(out, "lookup:   %s", recipient_source_name(rc.source));
+		if (rc.line > 0)
+			fprintf(out, " (%s line %d)", conf->users_file,
+			    rc.line);
+		fprintf(out, "\nuser:     %s\n", rc.user);
+		if (rc.detail[0] != '\0')
+			fprintf(out, "detail:   %s\n", rc.detail);
+		fprintf(out, "maildir:  %s\n", rc.maildir);
+		explain_folder(conf, &rc, dir, sizeof(dir), out);
+		if (rc.has_owner)
+			fprintf(out, "owner:    %lu:%lu\n",
+			    (unsigned long)rc.uid, (unsigned long)rc.gid);
+		else
+			fprintf(out, "owner:    lmtpd's own (%s:%s)\n",
+			    conf->user, conf->group);
+		explain_quota(&rc, out);
+	}
+	set_reply(&r, 250, "2.1.5", "recipient ok");
+	delivery_rcpt(d, &a, &r, why, sizeof(why));
+	explain_reply(out, "RCPT:", &r, why);
+	code = r.code;
+	if (code < 300 && st == RECIPIENT_OK)
+		fprintf(out, "delivery: 250 2.0.0 to %s/new/ (then the "
+		    "Delivered-To and Received: checks on the message)\n",
+		    dir);
+	delivery_free(d);
+	return code;
+}
