@@ -316,20 +316,11 @@ delivery_data_begin(struct delivery *d)
 int
 delivery_data_body(struct delivery *d, const char *p, size_t n)
 {
-	ssize_t	w;
-
 	sha256_update(&d->sha, p, n);
 	headers_feed(&d->headers, p, n);
-	while (n > 0) {
-		w = write(d->spool_fd, p, n);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-		d->spool_len += w;
-	}
+	if (util_write_all(d->spool_fd, p, n) == -1)
+		return -1;
+	d->spool_len += (off_t)n;
 	return 0;
 }
 
@@ -410,14 +401,12 @@ remember_copy(struct delivery *d, const struct recipient *rc,
  * has none yet: the recalculation writes it, this copy included.
  */
 static int
-quota_count(const struct delivery *d, const struct recipient *rc,
-    time_t now, off_t size)
+quota_count(const struct recipient *rc, time_t now, off_t size)
 {
 	struct quota_usage	u;
 	struct stat		st;
 	char			path[PATH_MAX];
 
-	(void)d;
 	if (!join(path, sizeof(path), rc->maildir, "maildirsize"))
 		return -1;
 	if (lstat(path, &st) == -1)
@@ -525,7 +514,7 @@ deliver_as(struct delivery *d, const struct recipient *rc,
 	if (journal_add(rc->maildir, key, now, conf->dedup_window, rel) ==
 	    -1)
 		log_warn("%s: journal in %s", d->queue_id, rc->maildir);
-	if (quota_is_set(&rc->quota) && quota_count(d, rc, now, size) == -1)
+	if (quota_is_set(&rc->quota) && quota_count(rc, now, size) == -1)
 		log_warn("%s: %s/maildirsize", d->queue_id, rc->maildir);
 	if (conf->tmp_cleanup_interval > 0 && janitor_due(dir, now,
 	    conf->tmp_cleanup_interval) && janitor_sweep(dir, now,

@@ -70,8 +70,6 @@ static int	put_base64(struct out *, const uint16_t *, size_t);
 static int	use_inbox(const char *, char *, size_t, enum folder_result *);
 static int	count_folders(int, unsigned, unsigned *);
 static int	count_folders_at(const char *, unsigned, unsigned *);
-static int	sync_dir(const char *);
-static int	write_all(int, const char *, size_t);
 static int	subs_lock(const char *);
 static bool	match_whole(const struct line_match *);
 static void	match_byte(struct line_match *, char);
@@ -321,41 +319,6 @@ count_folders_at(const char *maildir, unsigned limit, unsigned *n_out)
 	return count_folders(fd, limit, n_out);
 }
 
-/* fsync a directory, so that what was just made in it is durable. */
-static int
-sync_dir(const char *path)
-{
-	int	fd, saved;
-
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd == -1)
-		return -1;
-	if (fsync(fd) == -1) {
-		saved = errno;
-		(void)close(fd);
-		errno = saved;
-		return -1;
-	}
-	return close(fd);
-}
-
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t	w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * Opens maildir/subscriptions, created (0600) if missing, and takes
  * flock(LOCK_EX) on it.  Returns the descriptor, or -1 with errno.
@@ -509,7 +472,7 @@ subs_add(int fd, const char *name)
 		return -1;
 	}
 	/* One write: O_APPEND puts it whole at the end. */
-	if (write_all(fd, line, (size_t)n) == -1)
+	if (util_write_all(fd, line, (size_t)n) == -1)
 		return -1;
 	return fsync(fd);
 }
@@ -578,7 +541,7 @@ create(const char *maildir, const char *name, const struct folder_rules *r,
 	if (mfd == -1 || close(mfd) == -1)
 		goto fail;
 	/* maildir_deliver syncs new/ only: make the folder durable too. */
-	if (sync_dir(dir) == -1 || sync_dir(maildir) == -1)
+	if (maildir_sync_dir(dir) == -1 || maildir_sync_dir(maildir) == -1)
 		goto fail;
 
 done:

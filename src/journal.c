@@ -65,7 +65,6 @@ static int	scan_line(struct scan *, char **, size_t *);
 static bool	entry_parse(char *, size_t, struct entry *);
 static bool	in_window(long long, time_t, unsigned);
 static bool	entry_live(char *, size_t, time_t, unsigned);
-static int	write_all(int, const char *, size_t);
 static int	compact(const char *, const char *, int, time_t, unsigned);
 
 /* maildir "/" JOURNAL_FILE suffix; ENAMETOOLONG. */
@@ -271,23 +270,6 @@ entry_live(char *line, size_t len, time_t now, unsigned window)
 	return entry_parse(line, len, &e) && in_window(e.t, now, window);
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t	w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * Rewrites the journal at path (fd, locked LOCK_EX by the caller) with
  * only its live lines, through maildir/lmtpd-dedup.tmp<pid> and a rename.
@@ -341,7 +323,7 @@ compact(const char *maildir, const char *path, int fd, time_t now,
 		if (!entry_live(line, len, now, window))
 			continue;
 		if (olen + len + 1 > sizeof(out)) {
-			if (write_all(tfd, out, olen) == -1)
+			if (util_write_all(tfd, out, olen) == -1)
 				goto fail;
 			olen = 0;
 		}
@@ -349,7 +331,7 @@ compact(const char *maildir, const char *path, int fd, time_t now,
 		out[olen + len] = '\n';
 		olen += len + 1;
 	}
-	if (olen > 0 && write_all(tfd, out, olen) == -1)
+	if (olen > 0 && util_write_all(tfd, out, olen) == -1)
 		goto fail;
 	/*
 	 * No fsync, of the file or the directory: after a crash the journal

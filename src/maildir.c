@@ -55,8 +55,10 @@ static int	path_join(char *, size_t, const char *, const char *,
 static int	check_dir(const char *);
 static int	mkdir_one(const char *);
 static int	mkdir_parents(char *);
-static int	write_all(int, const char *, size_t);
-static int	sync_dir(const char *);
+static int	fresh_name(const char *, const char *, off_t, size_t,
+		    char[MAILDIR_NAME_MAX], char[PATH_MAX]);
+static int	made_durable(const char *, const char *, const char *, char *,
+		    size_t);
 
 static int
 fault(const char *step)
@@ -105,15 +107,32 @@ check_dir(const char *path)
 	return 0;
 }
 
-/* mkdir that takes an existing directory as success. */
+/*
+ * mkdir that takes an existing directory as success.  A directory made
+ * here is synced into its parent: a copy in new/ is only as durable as
+ * the entries that lead to it.
+ */
 static int
 mkdir_one(const char *path)
 {
-	if (mkdir(path, MAILDIR_DIR_MODE) == 0)
-		return 0;
-	if (errno != EEXIST)
+	char	parent[PATH_MAX];
+	char	*slash;
+
+	if (mkdir(path, MAILDIR_DIR_MODE) == -1) {
+		if (errno != EEXIST)
+			return -1;
+		return check_dir(path);
+	}
+	if (util_strlcpy(parent, path, sizeof(parent)) == -1)
 		return -1;
-	return check_dir(path);
+	slash = strrchr(parent, '/');
+	if (slash == NULL)
+		return 0;
+	if (slash == parent)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return maildir_sync_dir(parent);
 }
 
 /*
@@ -225,26 +244,9 @@ toolong:
 	return -1;
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t	w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* fsync a directory, so that the entry just renamed into it is durable. */
-static int
-sync_dir(const char *path)
+/* The "dirsync" step of the fault hook, for every caller. */
+int
+maildir_sync_dir(const char *path)
 {
 	int	fd, saved;
 
@@ -260,14 +262,60 @@ sync_dir(const char *path)
 	return close(fd);
 }
 
+/*
+ * A fresh unique name for a file of size octets, and its path in new/.
+ * out_cap, when not 0, is the caller's room for "new/<name>": refused
+ * before anything is written, since a 250 must name the file.
+ */
+static int
+fresh_name(const char *dir, const char *host, off_t size, size_t out_cap,
+    char name[MAILDIR_NAME_MAX], char new_path[PATH_MAX])
+{
+	struct timespec	ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
+		return -1;
+	if (maildir_unique_name(name, MAILDIR_NAME_MAX, (long)ts.tv_sec,
+	    ts.tv_nsec / 1000, host, size) == -1)
+		return -1;
+	if (out_cap != 0 && strlen("new/") + strlen(name) >= out_cap) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return path_join(new_path, PATH_MAX, dir, "new", name);
+}
+
+/*
+ * The copy is visible in new/ but not durable until new/ is synced.  If
+ * that fails take it back, so that the client's retry is the only copy.
+ * XXX: if the unlink fails too, the retry makes a duplicate, which beats
+ * a loss.
+ */
+static int
+made_durable(const char *dir, const char *name, const char *new_path,
+    char *name_out, size_t cap)
+{
+	char	new_dir[PATH_MAX];
+	int	saved;
+
+	if (path_join(new_dir, sizeof(new_dir), dir, "new", NULL) == -1 ||
+	    maildir_sync_dir(new_dir) == -1) {
+		saved = errno;
+		(void)unlink(new_path);
+		errno = saved;
+		return -1;
+	}
+	if (name_out != NULL)
+		(void)snprintf(name_out, cap, "new/%s", name);
+	return 0;
+}
+
 int
 maildir_deliver(const char *dir, const char *host, const char *hdr,
     size_t hdr_len, int body_fd, off_t body_len, char *name_out, size_t cap)
 {
 	char		 name[MAILDIR_NAME_MAX];
 	char		 tmp_path[PATH_MAX], new_path[PATH_MAX];
-	char		 new_dir[PATH_MAX];
-	struct timespec	 ts;
 	off_t		 off;
 	int		 fd, tries, saved;
 	bool		 created = false;
@@ -280,23 +328,11 @@ maildir_deliver(const char *dir, const char *host, const char *hdr,
 		errno = EFBIG;
 		return -1;
 	}
-	if (path_join(new_dir, sizeof(new_dir), dir, "new", NULL) == -1)
-		return -1;
-
 	for (tries = 0;;) {
-		if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
-			return -1;
-		if (maildir_unique_name(name, sizeof(name), (long)ts.tv_sec,
-		    ts.tv_nsec / 1000, host, body_len + (off_t)hdr_len) == -1)
-			return -1;
-		/* Refuse before writing: a 250 must name the file. */
-		if (name_out != NULL && strlen("new/") + strlen(name) >= cap) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		if (path_join(tmp_path, sizeof(tmp_path), dir, "tmp", name) ==
-		    -1 || path_join(new_path, sizeof(new_path), dir, "new",
-		    name) == -1)
+		if (fresh_name(dir, host, body_len + (off_t)hdr_len,
+		    name_out != NULL ? cap : 0, name, new_path) == -1 ||
+		    path_join(tmp_path, sizeof(tmp_path), dir, "tmp", name) ==
+		    -1)
 			return -1;
 		if (fault("open") == -1)
 			fd = -1;
@@ -319,7 +355,7 @@ maildir_deliver(const char *dir, const char *host, const char *hdr,
 	}
 
 	/* QMD: check every write, the fsync and the close. */
-	if (write_all(fd, hdr, hdr_len) == -1 || fault("write") == -1)
+	if (util_write_all(fd, hdr, hdr_len) == -1 || fault("write") == -1)
 		goto fail_open;
 	off = 0;
 	if (compat_copy_range(body_fd, &off, fd, body_len) == -1)
@@ -339,22 +375,7 @@ maildir_deliver(const char *dir, const char *host, const char *hdr,
 	    maildir_create(dir) == -1 || rename(tmp_path, new_path) == -1))
 		goto fail_closed;
 
-	/*
-	 * The copy is visible in new/ but not durable until new/ is synced.
-	 * If that fails take it back, so that the client's retry is the only
-	 * copy.  XXX: if the unlink fails too, the retry makes a duplicate,
-	 * which beats a loss.
-	 */
-	if (sync_dir(new_dir) == -1) {
-		saved = errno;
-		(void)unlink(new_path);
-		errno = saved;
-		return -1;
-	}
-
-	if (name_out != NULL)
-		(void)snprintf(name_out, cap, "new/%s", name);
-	return 0;
+	return made_durable(dir, name, new_path, name_out, cap);
 
 fail_open:
 	saved = errno;
@@ -375,25 +396,13 @@ maildir_link(const char *src, const char *dir, const char *host, off_t size,
     char *name_out, size_t cap)
 {
 	char		 name[MAILDIR_NAME_MAX];
-	char		 new_path[PATH_MAX], new_dir[PATH_MAX];
-	struct timespec	 ts;
-	int		 tries = 0, saved;
+	char		 new_path[PATH_MAX];
+	int		 tries = 0;
 	bool		 created = false;
 
-	if (path_join(new_dir, sizeof(new_dir), dir, "new", NULL) == -1)
-		return -1;
 	for (;;) {
-		if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
-			return -1;
-		if (maildir_unique_name(name, sizeof(name), (long)ts.tv_sec,
-		    ts.tv_nsec / 1000, host, size) == -1)
-			return -1;
-		if (name_out != NULL && strlen("new/") + strlen(name) >= cap) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		if (path_join(new_path, sizeof(new_path), dir, "new", name) ==
-		    -1)
+		if (fresh_name(dir, host, size, name_out != NULL ? cap : 0,
+		    name, new_path) == -1)
 			return -1;
 		/* The source is complete and synced: the link delivers it. */
 		if (fault("link") == 0 && link(src, new_path) == 0)
@@ -408,15 +417,7 @@ maildir_link(const char *src, const char *dir, const char *host, off_t size,
 			continue;
 		return -1;
 	}
-	if (sync_dir(new_dir) == -1) {
-		saved = errno;
-		(void)unlink(new_path);
-		errno = saved;
-		return -1;
-	}
-	if (name_out != NULL)
-		(void)snprintf(name_out, cap, "new/%s", name);
-	return 0;
+	return made_durable(dir, name, new_path, name_out, cap);
 }
 
 /* STYLE §4: the one place delivery errors become replies. */

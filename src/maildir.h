@@ -24,6 +24,12 @@
 int	maildir_create(const char *dir);
 
 /*
+ * fsyncs the directory path, so that entries just made in it are
+ * durable.  Returns 0, or -1 with errno.  Blocks on disk I/O.
+ */
+int	maildir_sync_dir(const char *path);
+
+/*
  * Fills out (cap bytes) with a unique name of the Maildir spec's modern
  * form, "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>", '/' and ':' in host
  * escaped as \057 and \072.  n is a per-process counter.  Returns 0, or -1

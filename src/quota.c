@@ -54,7 +54,6 @@ static int	read_file(const char *, const struct quota_limit *, time_t,
 static bool	name_size(const char *, int64_t *);
 static int	scan_dir(int, const char *, struct quota_usage *);
 static int	scan_maildir(const char *, struct quota_usage *);
-static int	write_all(int, const char *, size_t);
 static int	write_file(const char *, const struct quota_limit *, time_t,
 		    const struct quota_usage *);
 
@@ -569,23 +568,6 @@ fail:
 	return -1;
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t	w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * Replaces maildirsize with the definition and one line of usage: written
  * in tmp/, then renamed, so that readers see the old file or the new one.
@@ -630,7 +612,7 @@ write_file(const char *maildir, const struct quota_limit *limit, time_t now,
 			continue;
 		return -1;
 	}
-	if (write_all(fd, text, strlen(text)) == -1) {
+	if (util_write_all(fd, text, strlen(text)) == -1) {
 		saved = errno;
 		(void)close(fd);
 		goto fail;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -140,5 +141,23 @@ util_strlcpy(char *dst, const char *src, size_t cap)
 		return -1;
 	}
 	memcpy(dst, src, len + 1);
+	return 0;
+}
+
+int
+util_write_all(int fd, const void *p, size_t n)
+{
+	const char	*c = p;
+	ssize_t		 w;
+
+	while (n > 0) {
+		w = write(fd, c, n);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
 	return 0;
 }

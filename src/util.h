@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * util: the allocation family and a few string helpers.
+ * util: the allocation family, a few string helpers, and a whole write.
  * Allocation failures log and exit: the client sees a lost connection and
  * retries, so no caller tests for NULL.  Only util.c calls malloc.
  */
@@ -28,5 +28,10 @@ void	 util_lower(char *);
  * when it does not fit (dst then holds a truncated, terminated string).
  */
 int	 util_strlcpy(char *dst, const char *src, size_t cap);
+/*
+ * write(2)s all n bytes of p to fd, again after short writes and EINTR
+ * (QMD: every write is checked).  Returns 0, or -1 with errno.  Blocks.
+ */
+int	 util_write_all(int fd, const void *p, size_t n);
 
 #endif

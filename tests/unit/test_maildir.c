@@ -489,9 +489,33 @@ START_TEST(test_steps_in_order)
 	    strlen(test_hdr), body, (off_t)strlen(test_body), out,
 	    sizeof(out)), 0);
 	close(body);
-	/* The first open fails with ENOENT and creates the Maildir. */
-	ck_assert_str_eq(fault_trail,
-	    "open,open,write,fsync,close,rename,dirsync");
+	/*
+	 * The first open fails with ENOENT and creates the Maildir: sub/
+	 * (synced into root), Maildir/ (into sub/), cur/ new/ tmp/ (into
+	 * Maildir/), each synced before the copy can count on it.
+	 */
+	ck_assert_str_eq(fault_trail, "open,dirsync,dirsync,dirsync,dirsync,"
+	    "dirsync,open,write,fsync,close,rename,dirsync");
+}
+END_TEST
+
+/* A directory entry that cannot be made durable fails the delivery. */
+START_TEST(test_creation_sync_failure)
+{
+	char	out[MAILDIR_NAME_MAX + 8];
+	int	body;
+
+	body = make_text_body(test_body);
+	arm("dirsync", EIO);
+	errno = 0;
+	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr,
+	    strlen(test_hdr), body, (off_t)strlen(test_body), out,
+	    sizeof(out)), -1);
+	ck_assert_int_eq(errno, EIO);
+	ck_assert_int_eq(fault_hits, 1);
+	maildir_fault_hook = NULL;
+	close(body);
+	ck_assert_int_eq(access(md, F_OK), -1);
 }
 END_TEST
 
@@ -731,6 +755,7 @@ maildir_suite(void)
 	tcase_add_loop_test(tc, test_fault_step, 0,
 	    (int)(sizeof(faults) / sizeof(faults[0])));
 	tcase_add_test(tc, test_steps_in_order);
+	tcase_add_test(tc, test_creation_sync_failure);
 	tcase_add_test(tc, test_concurrent_first_deliveries);
 	tcase_add_test(tc, test_missing_new_is_made);
 	tcase_add_test(tc, test_eexist_takes_new_name);
