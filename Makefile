@@ -112,7 +112,8 @@ UNIT_SRCS = \
 	tests/unit/test_status.c \
 	tests/unit/test_template.c \
 	tests/unit/test_trace.c \
-	tests/unit/test_userdb.c
+	tests/unit/test_userdb.c \
+	tests/unit/testutil.c
 UNIT_OBJS = $(UNIT_SRCS:.c=.o)
 
 all: lmtpd etc/lmtpd.service etc/lmtpd.socket

@@ -9,7 +9,6 @@
 
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 
 #include "conf.h"
 #include "suites.h"
+#include "testutil.h"
 #include "userdb.h"
 #include "quota.h"
 #include "tls.h"
@@ -27,47 +27,26 @@
 #define RUNSTATEDIR	"/var/run"
 #endif
 
-static char	tmpdir[64];
+static char	tmpdir[TEST_DIR_MAX];
 
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/lmtpd-conf.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	test_mkdtemp(tmpdir, sizeof(tmpdir), "conf");
 }
 
 static void
 teardown(void)
 {
-	char		 path[PATH_MAX];
-	struct dirent	*de;
-	DIR		*d;
-
-	d = opendir(tmpdir);
-	if (d == NULL)
-		return;
-	for (de = readdir(d); de != NULL; de = readdir(d)) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", tmpdir, de->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(tmpdir);
+	(void)test_rmtree(tmpdir);
 }
 
 /* Writes text to tmpdir/name and puts that path in path (PATH_MAX). */
 static void
 write_file(const char *name, const char *text, char *path)
 {
-	FILE	*fp;
-
-	snprintf(path, PATH_MAX, "%s/%s", tmpdir, name);
-	fp = fopen(path, "w");
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_int_eq(fputs(text, fp) >= 0, 1);
-	ck_assert_int_eq(fclose(fp), 0);
+	test_pathf(path, "%s/%s", tmpdir, name);
+	test_write_file(path, text);
 }
 
 static struct conf *

@@ -10,7 +10,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,36 +22,24 @@
 #include "delivery.h"
 #include "lmtp.h"
 #include "suites.h"
+#include "testutil.h"
 
-static char		 root[64];
+static char		 root[TEST_DIR_MAX];
 static struct conf	*conf;
 static const struct delivery_origin origin = { .helo = "client.test",
 			    .peer = "[127.0.0.1]" };
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static void
 setup(void)
 {
-	char	 path[PATH_MAX], err[512], text[2048];
-	FILE	*fp;
+	char	path[PATH_MAX], err[512], text[2048];
 
-	strcpy(root, "/tmp/lmtpd-delivery.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(root));
-	snprintf(path, sizeof(path), "%s/spool", root);
+	test_mkdtemp(root, sizeof(root), "delivery");
+	test_pathf(path, "%s/spool", root);
 	ck_assert_int_eq(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/users", root);
-	fp = fopen(path, "w");
-	ck_assert_ptr_nonnull(fp);
-	fputs("admin@example.org\nalice@example.org\nbob@example.org\n"
-	    "small@example.org 1k\nfew@example.org 1C\n", fp);
-	ck_assert_int_eq(fclose(fp), 0);
+	test_pathf(path, "%s/users", root);
+	test_write_file(path, "admin@example.org\nalice@example.org\n"
+	    "bob@example.org\nsmall@example.org 1k\nfew@example.org 1C\n");
 	snprintf(text, sizeof(text),
 	    "domains = {\"example.org\"}\n"
 	    "maildir = \"%s/mail/%%n\"\n"
@@ -62,11 +49,8 @@ setup(void)
 	    "recipient_delimiter = \"+\"\n"
 	    "hostname = \"mx.example.org\"\n"
 	    "min_free_space = 0\n", root, root, root);
-	snprintf(path, sizeof(path), "%s/lmtpd.conf", root);
-	fp = fopen(path, "w");
-	ck_assert_ptr_nonnull(fp);
-	fputs(text, fp);
-	ck_assert_int_eq(fclose(fp), 0);
+	test_pathf(path, "%s/lmtpd.conf", root);
+	test_write_file(path, text);
 	conf = conf_load(path, err, sizeof(err));
 	ck_assert_msg(conf != NULL, "%s", err);
 }
@@ -76,7 +60,7 @@ teardown(void)
 {
 	conf_free(conf);
 	conf = NULL;
-	(void)nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	(void)test_rmtree(root);
 }
 
 static struct addr

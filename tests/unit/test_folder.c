@@ -9,9 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +20,7 @@
 
 #include "folder.h"
 #include "suites.h"
+#include "testutil.h"
 
 #define V2	"V\t2\n\n"	/* Dovecot 2.3's subscriptions header */
 
@@ -34,53 +33,18 @@ static const struct folder_rules	inbox_only = { FOLDER_INBOX, NULL, 0 };
 static const struct folder_rules	cap2 = { FOLDER_CREATE, NULL, 2 };
 static const struct folder_rules	cap3 = { FOLDER_CREATE, NULL, 3 };
 
-static void	pathf(char *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-
-/* A PATH_MAX path; truncation fails the test. */
-static void
-pathf(char *out, const char *fmt, ...)
-{
-	va_list	ap;
-	int	n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(out, PATH_MAX, fmt, ap);
-	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	ck_assert_int_lt(n, PATH_MAX);
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 setup(void)
 {
-	const char	*t = getenv("TMPDIR");
-
 	umask(022);
-	snprintf(root, sizeof(root), "%s/lmtpd-folder-XXXXXX",
-	    t != NULL && *t != '\0' ? t : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(root));
-	pathf(md, "%s/home/Maildir", root);
+	test_mkdtemp(root, sizeof(root), "folder");
+	test_pathf(md, "%s/home/Maildir", root);
 }
 
 static void
 teardown(void)
 {
-	char	path[PATH_MAX];
-
-	/* Undo a test's chmod, so the tree can go. */
-	pathf(path, "%s/home/Maildir", root);
-	(void)chmod(path, 0700);
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	(void)test_rmtree(root);
 }
 
 /* What lstat says md/rel is: 'd', 'f', 'l', or 0 when missing. */
@@ -90,7 +54,7 @@ kind(const char *rel)
 	char		path[PATH_MAX];
 	struct stat	st;
 
-	pathf(path, "%s/%s", md, rel);
+	test_pathf(path, "%s/%s", md, rel);
 	if (lstat(path, &st) == -1) {
 		ck_assert_int_eq(errno, ENOENT);
 		return 0;
@@ -108,7 +72,7 @@ assert_mode(const char *rel, mode_t want)
 	char		path[PATH_MAX];
 	struct stat	st;
 
-	pathf(path, "%s/%s", md, rel);
+	test_pathf(path, "%s/%s", md, rel);
 	ck_assert_int_eq(lstat(path, &st), 0);
 	ck_assert_msg((st.st_mode & 07777) == want, "%s: mode %o, want %o",
 	    rel, (unsigned)(st.st_mode & 07777), (unsigned)want);
@@ -122,13 +86,13 @@ assert_folder(const char *name)
 
 	ck_assert_int_eq(kind(name), 'd');
 	assert_mode(name, 0700);
-	pathf(rel, "%s/cur", name);
+	test_pathf(rel, "%s/cur", name);
 	ck_assert_int_eq(kind(rel), 'd');
-	pathf(rel, "%s/new", name);
+	test_pathf(rel, "%s/new", name);
 	ck_assert_int_eq(kind(rel), 'd');
-	pathf(rel, "%s/tmp", name);
+	test_pathf(rel, "%s/tmp", name);
 	ck_assert_int_eq(kind(rel), 'd');
-	pathf(rel, "%s/maildirfolder", name);
+	test_pathf(rel, "%s/maildirfolder", name);
 	ck_assert_int_eq(kind(rel), 'f');
 	assert_mode(rel, 0600);
 }
@@ -141,7 +105,7 @@ slurp(const char *rel, char *out, size_t cap)
 	ssize_t	n;
 	int	fd;
 
-	pathf(path, "%s/%s", md, rel);
+	test_pathf(path, "%s/%s", md, rel);
 	out[0] = '\0';
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd == -1) {
@@ -159,13 +123,9 @@ static void
 spit(const char *rel, const char *s)
 {
 	char	path[PATH_MAX];
-	int	fd;
 
-	pathf(path, "%s/%s", md, rel);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	ck_assert_int_ne(fd, -1);
-	ck_assert_int_eq(write(fd, s, strlen(s)), (ssize_t)strlen(s));
-	close(fd);
+	test_pathf(path, "%s/%s", md, rel);
+	test_write_file(path, s);
 }
 
 static void
@@ -173,7 +133,7 @@ make_md(void)
 {
 	char	path[PATH_MAX];
 
-	pathf(path, "%s/home", root);
+	test_pathf(path, "%s/home", root);
 	ck_assert_int_eq(mkdir(path, 0700), 0);
 	ck_assert_int_eq(mkdir(md, 0700), 0);
 }
@@ -183,7 +143,7 @@ make_dir(const char *rel)
 {
 	char	path[PATH_MAX];
 
-	pathf(path, "%s/%s", md, rel);
+	test_pathf(path, "%s/%s", md, rel);
 	ck_assert_int_eq(mkdir(path, 0700), 0);
 }
 
@@ -200,9 +160,9 @@ choose(const char *detail, const struct folder_rules *r,
 	    0, "folder_choose(%s): %s", detail == NULL ? "NULL" : detail,
 	    strerror(errno));
 	if (want_rel == NULL)
-		pathf(want, "%s", md);
+		test_pathf(want, "%s", md);
 	else
-		pathf(want, "%s/%s", md, want_rel);
+		test_pathf(want, "%s/%s", md, want_rel);
 	ck_assert_str_eq(dir, want);
 	return res;
 }
@@ -353,15 +313,15 @@ START_TEST(test_symlink_not_used)
 	char	target[PATH_MAX], lnk[PATH_MAX];
 
 	make_md();
-	pathf(target, "%s/elsewhere", root);
+	test_pathf(target, "%s/elsewhere", root);
 	ck_assert_int_eq(mkdir(target, 0700), 0);
-	pathf(lnk, "%s/.lists", md);
+	test_pathf(lnk, "%s/.lists", md);
 	ck_assert_int_eq(symlink(target, lnk), 0);
 	ck_assert_int_eq(choose("lists", &existing, NULL), FOLDER_USED_INBOX);
 	ck_assert_int_eq(choose("lists", &create_any, NULL),
 	    FOLDER_USED_INBOX);
 	ck_assert_int_eq(kind(".lists"), 'l');
-	pathf(lnk, "%s/elsewhere/new", root);
+	test_pathf(lnk, "%s/elsewhere/new", root);
 	ck_assert_int_eq(access(lnk, F_OK), -1);
 	ck_assert_int_eq(kind("subscriptions"), 0);
 
@@ -436,8 +396,8 @@ START_TEST(test_create_cap)
 	make_dir("cur");
 	make_dir("plain");
 	spit(".file", "");
-	pathf(target, "%s/home", root);
-	pathf(lnk, "%s/.link", md);
+	test_pathf(target, "%s/home", root);
+	test_pathf(lnk, "%s/.link", md);
 	ck_assert_int_eq(symlink(target, lnk), 0);
 	ck_assert_int_eq(choose("a", &cap2, ".a"), FOLDER_USED_CREATED);
 	ck_assert_int_eq(choose("b", &cap2, ".b"), FOLDER_USED_CREATED);
@@ -459,8 +419,8 @@ START_TEST(test_subscribed_once)
 
 	ck_assert_int_eq(choose("lists.debian", &create_any, ".lists.debian"),
 	    FOLDER_USED_CREATED);
-	pathf(path, "%s/.lists.debian", md);
-	ck_assert_int_eq(nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	test_pathf(path, "%s/.lists.debian", md);
+	ck_assert_int_eq(test_rmtree(path), 0);
 	ck_assert_int_eq(choose("lists.debian", &create_any, ".lists.debian"),
 	    FOLDER_USED_CREATED);
 	assert_folder(".lists.debian");
@@ -508,7 +468,7 @@ START_TEST(test_subscriptions_file)
 	spit("subscriptions", subs_files[_i].before);
 	ck_assert_int_eq(folder_name(subs_files[_i].detail, subs,
 	    sizeof(subs)), 0);
-	pathf(rel, "%s", subs);
+	test_pathf(rel, "%s", subs);
 	ck_assert_int_eq(choose(subs_files[_i].detail, &create_any, rel),
 	    FOLDER_USED_CREATED);
 	slurp("subscriptions", subs, sizeof(subs));
@@ -530,7 +490,7 @@ START_TEST(test_concurrent_create)
 
 	ck_assert_int_ge(snprintf(base, sizeof(base), "%s", md), 0);
 	for (round = 0; round < ROUNDS; round++) {
-		pathf(md, "%s/r%d", base, round);
+		test_pathf(md, "%s/r%d", base, round);
 		ck_assert_int_eq(pipe(go), 0);
 		for (i = 0; i < PROCS; i++) {
 			pids[i] = fork();
@@ -591,7 +551,7 @@ START_TEST(test_io_failures)
 	int			fd;
 
 	/* The Maildir is a file. */
-	pathf(path, "%s/home", root);
+	test_pathf(path, "%s/home", root);
 	ck_assert_int_eq(mkdir(path, 0700), 0);
 	fd = open(md, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	ck_assert_int_ne(fd, -1);
@@ -617,7 +577,7 @@ START_TEST(test_io_failures)
 
 	/* Permissions bind only when we are not root. */
 	if (geteuid() != 0) {
-		pathf(path, "%s/subscriptions", md);
+		test_pathf(path, "%s/subscriptions", md);
 		ck_assert_int_eq(rmdir(path), 0);
 		ck_assert_int_eq(chmod(md, 0500), 0);
 		errno = 0;

@@ -19,6 +19,7 @@
 
 #include "identity.h"
 #include "suites.h"
+#include "testutil.h"
 
 /* CapEff from /proc/self/status, or -1. */
 static long long
@@ -86,22 +87,21 @@ switching_child(const char *dir)
 
 START_TEST(test_switching_mode)
 {
-	char	dir[] = "/tmp/lmtpd-identity.XXXXXX", path[PATH_MAX];
+	char	dir[TEST_DIR_MAX];
 	pid_t	pid;
 	int	status;
 
 	if (geteuid() != 0)
 		return;		/* needs root to start from */
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	/* Under /tmp, not $TMPDIR: nobody must reach it. */
+	test_mkdtemp_in(dir, sizeof(dir), "/tmp", "identity");
 	ck_assert_int_eq(chmod(dir, 0777), 0);
 	pid = fork();
 	ck_assert_int_ne(pid, -1);
 	if (pid == 0)
 		_exit(switching_child(dir));
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	snprintf(path, sizeof(path), "%s/f", dir);
-	(void)unlink(path);
-	(void)rmdir(dir);
+	(void)test_rmtree(dir);
 	ck_assert(WIFEXITED(status));
 	ck_assert_msg(WEXITSTATUS(status) == 0, "child failed at step %d",
 	    WEXITSTATUS(status));

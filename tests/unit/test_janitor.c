@@ -10,9 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +20,7 @@
 
 #include "janitor.h"
 #include "suites.h"
+#include "testutil.h"
 
 #define T0	((time_t)1796106000)
 #define HOUR	((time_t)3600)
@@ -36,51 +35,23 @@ struct seen {
 static char	root[PATH_MAX];
 static char	md[PATH_MAX];		/* root/Maildir with tmp/ */
 
-static void	pathf(char *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-
-static void
-pathf(char *out, const char *fmt, ...)
-{
-	va_list	ap;
-	int	n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(out, PATH_MAX, fmt, ap);
-	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	ck_assert_int_lt(n, PATH_MAX);
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 setup(void)
 {
-	const char	*t = getenv("TMPDIR");
-	char		 path[PATH_MAX];
+	char	path[PATH_MAX];
 
 	umask(022);
-	snprintf(root, sizeof(root), "%s/lmtpd-janitor-XXXXXX",
-	    t != NULL && *t != '\0' ? t : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(root));
-	pathf(md, "%s/Maildir", root);
+	test_mkdtemp(root, sizeof(root), "janitor");
+	test_pathf(md, "%s/Maildir", root);
 	ck_assert_int_eq(mkdir(md, 0700), 0);
-	pathf(path, "%s/tmp", md);
+	test_pathf(path, "%s/tmp", md);
 	ck_assert_int_eq(mkdir(path, 0700), 0);
 }
 
 static void
 teardown(void)
 {
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	(void)test_rmtree(root);
 }
 
 /* Sets path's times (the link itself for a symlink) to T0 - ago. */
@@ -104,7 +75,7 @@ put(const char *name, time_t atime_ago, time_t mtime_ago)
 	char	path[PATH_MAX];
 	int	fd;
 
-	pathf(path, "%s/tmp/%s", md, name);
+	test_pathf(path, "%s/tmp/%s", md, name);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	ck_assert_int_ne(fd, -1);
 	ck_assert_int_eq(write(fd, "x\n", 2), 2);
@@ -126,7 +97,7 @@ in_tmp(const char *name)
 {
 	char	path[PATH_MAX];
 
-	pathf(path, "%s/tmp/%s", md, name);
+	test_pathf(path, "%s/tmp/%s", md, name);
 	return exists(path);
 }
 
@@ -200,15 +171,15 @@ START_TEST(test_sweep_symlinks)
 	struct seen	s = { 0 };
 	int		fd;
 
-	pathf(target, "%s/outside", root);
+	test_pathf(target, "%s/outside", root);
 	fd = open(target, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	ck_assert_int_ne(fd, -1);
 	close(fd);
 	age(target, 37 * HOUR, 37 * HOUR);
-	pathf(path, "%s/tmp/link", md);
+	test_pathf(path, "%s/tmp/link", md);
 	ck_assert_int_eq(symlink(target, path), 0);
 	age(path, 37 * HOUR, 37 * HOUR);
-	pathf(path, "%s/tmp/dangling", md);
+	test_pathf(path, "%s/tmp/dangling", md);
 	ck_assert_int_eq(symlink("no-such-file", path), 0);
 	age(path, 37 * HOUR, 37 * HOUR);
 
@@ -226,11 +197,11 @@ START_TEST(test_sweep_other_types)
 	char		path[PATH_MAX];
 	struct seen	s = { 0 };
 
-	pathf(path, "%s/tmp/sub", md);
+	test_pathf(path, "%s/tmp/sub", md);
 	ck_assert_int_eq(mkdir(path, 0700), 0);
 	put("sub/deep", 37 * HOUR, 37 * HOUR);
 	age(path, 37 * HOUR, 37 * HOUR);
-	pathf(path, "%s/tmp/fifo", md);
+	test_pathf(path, "%s/tmp/fifo", md);
 	ck_assert_int_eq(mkfifo(path, 0600), 0);
 	age(path, 37 * HOUR, 37 * HOUR);
 	put("old", 37 * HOUR, 37 * HOUR);
@@ -250,11 +221,11 @@ START_TEST(test_sweep_missing)
 	char		path[PATH_MAX];
 	struct seen	s = { 0 };
 
-	pathf(path, "%s/tmp", md);
+	test_pathf(path, "%s/tmp", md);
 	ck_assert_int_eq(rmdir(path), 0);
 	ck_assert_int_eq(janitor_sweep(md, T0, JANITOR_MAX_AGE, record, &s),
 	    0);
-	pathf(path, "%s/none", root);
+	test_pathf(path, "%s/none", root);
 	ck_assert_int_eq(janitor_sweep(path, T0, JANITOR_MAX_AGE, record,
 	    &s), 0);
 	ck_assert_uint_eq(s.n, 0);
@@ -266,9 +237,9 @@ START_TEST(test_sweep_tmp_is_symlink)
 	char		path[PATH_MAX], dir[PATH_MAX];
 	struct seen	s = { 0 };
 
-	pathf(dir, "%s/elsewhere", root);
+	test_pathf(dir, "%s/elsewhere", root);
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
-	pathf(path, "%s/tmp", md);
+	test_pathf(path, "%s/tmp", md);
 	ck_assert_int_eq(rmdir(path), 0);
 	ck_assert_int_eq(symlink(dir, path), 0);
 	put("old", 37 * HOUR, 37 * HOUR);	/* lands in elsewhere/ */
@@ -279,7 +250,7 @@ START_TEST(test_sweep_tmp_is_symlink)
 	/* Linux checks O_DIRECTORY before O_NOFOLLOW. */
 	ck_assert_msg(errno == ENOTDIR || errno == ELOOP, "errno %d", errno);
 	ck_assert_uint_eq(s.n, 0);
-	pathf(path, "%s/old", dir);
+	test_pathf(path, "%s/old", dir);
 	ck_assert(exists(path));
 }
 END_TEST
@@ -294,7 +265,7 @@ START_TEST(test_sweep_bounded)
 	ts[0].tv_nsec = 0;
 	ts[1] = ts[0];
 	for (i = 0; i < JANITOR_SWEEP_MAX + 50; i++) {
-		pathf(path, "%s/tmp/%d", md, i);
+		test_pathf(path, "%s/tmp/%d", md, i);
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 		ck_assert_int_ne(fd, -1);
 		ck_assert_int_eq(futimens(fd, ts), 0);

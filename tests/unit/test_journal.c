@@ -11,10 +11,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <regex.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +26,7 @@
 #include "journal.h"
 #include "sha256.h"
 #include "suites.h"
+#include "testutil.h"
 
 #define BASE		((time_t)1800000000)
 #define WIN		3600u
@@ -40,14 +39,10 @@ static char	root[PATH_MAX];
 static char	md[PATH_MAX];		/* root/Maildir */
 static char	jpath[PATH_MAX];	/* md/lmtpd-dedup */
 
-static void	pathf(char *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-static int	rm_entry(const char *, const struct stat *, int, struct FTW *);
 static void	setup(void);
 static void	teardown(void);
 static void	key_of(unsigned, unsigned char[JOURNAL_KEY_LEN]);
 static size_t	line_of(char *, size_t, long long, unsigned, const char *);
-static void	write_raw(const char *, const char *, size_t);
 static off_t	file_size(const char *);
 static ino_t	file_ino(const char *);
 static bool	find(unsigned, time_t, unsigned, char *, size_t);
@@ -60,43 +55,21 @@ static int	unreadable_checks(void);
 static int	concurrent_child(int, int);
 static void	replace_locked_journal(pid_t, int, const char *, size_t);
 
-static void
-pathf(char *out, const char *fmt, ...)
-{
-	va_list	ap;
-	int	n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(out, PATH_MAX, fmt, ap);
-	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	ck_assert_int_lt(n, PATH_MAX);
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
+/* Under /tmp, not $TMPDIR: a test reads the tree as nobody. */
 static void
 setup(void)
 {
 	umask(022);
-	pathf(root, "/tmp/lmtpd-journal-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(root));
-	pathf(md, "%s/Maildir", root);
+	test_mkdtemp_in(root, sizeof(root), "/tmp", "journal");
+	test_pathf(md, "%s/Maildir", root);
 	ck_assert_int_eq(mkdir(md, 0700), 0);
-	pathf(jpath, "%s/%s", md, JOURNAL_FILE);
+	test_pathf(jpath, "%s/%s", md, JOURNAL_FILE);
 }
 
 static void
 teardown(void)
 {
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	(void)test_rmtree(root);
 }
 
 /* The key of message i: any 32 bytes do, a digest is what lmtpd uses. */
@@ -127,17 +100,6 @@ line_of(char *out, size_t cap, long long t, unsigned i, const char *name)
 	ck_assert_int_gt(n, 0);
 	ck_assert_uint_lt((size_t)n, cap);
 	return (size_t)n;
-}
-
-static void
-write_raw(const char *path, const char *p, size_t n)
-{
-	int	fd;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ck_assert_int_ne(fd, -1);
-	ck_assert_int_eq(write(fd, p, n), (ssize_t)n);
-	ck_assert_int_eq(close(fd), 0);
 }
 
 static off_t
@@ -311,13 +273,13 @@ START_TEST(test_missing_is_not_found)
 	    &found), 0);
 	ck_assert(!found);
 	/* No Maildir at all, and a file where the Maildir should be. */
-	pathf(other, "%s/nope/Maildir", root);
+	test_pathf(other, "%s/nope/Maildir", root);
 	found = true;
 	ck_assert_int_eq(journal_find(other, key, BASE, WIN, name,
 	    sizeof(name), &found), 0);
 	ck_assert(!found);
-	pathf(other, "%s/plain", root);
-	write_raw(other, "x", 1);
+	test_pathf(other, "%s/plain", root);
+	test_write_bytes(other, "x", 1);
 	found = true;
 	ck_assert_int_eq(journal_find(other, key, BASE, WIN, name,
 	    sizeof(name), &found), 0);
@@ -325,7 +287,7 @@ START_TEST(test_missing_is_not_found)
 	ck_assert_int_eq(access(jpath, F_OK), -1);
 
 	/* Adding is the caller's mistake there: the Maildir comes first. */
-	pathf(other, "%s/nope/Maildir", root);
+	test_pathf(other, "%s/nope/Maildir", root);
 	errno = 0;
 	ck_assert_int_eq(journal_add(other, key, BASE, WIN, NAME), -1);
 	ck_assert_int_eq(errno, ENOENT);
@@ -398,11 +360,11 @@ START_TEST(test_window_zero_is_off)
 	ck_assert_int_eq(journal_add(md, key, BASE, 0, NAME), 0);
 	ck_assert_int_eq(access(jpath, F_OK), -1);
 	/* Not even the missing Maildir is noticed: no disk access at all. */
-	pathf(other, "%s/nope", root);
+	test_pathf(other, "%s/nope", root);
 	ck_assert_int_eq(journal_add(other, key, BASE, 0, NAME), 0);
 
 	n = line_of(line, sizeof(line), (long long)BASE, 1, NAME);
-	write_raw(jpath, line, n);
+	test_write_bytes(jpath, line, n);
 	ck_assert(find(1, BASE, WIN, NULL, 0));
 	ck_assert_int_eq(journal_find(md, key, BASE, 0, name, sizeof(name),
 	    &found), 0);
@@ -487,7 +449,7 @@ START_TEST(test_malformed_line_skipped)
 	n = expand(buf, sizeof(buf), malformed[_i], 1);
 	n += line_of(buf + n, sizeof(buf) - n, (long long)BASE, 1,
 	    "new/right");
-	write_raw(jpath, buf, n);
+	test_write_bytes(jpath, buf, n);
 	ck_assert(find(1, BASE, WIN, name, sizeof(name)));
 	ck_assert_str_eq(name, "new/right");
 }
@@ -513,7 +475,7 @@ START_TEST(test_overlong_line_skipped)
 	n += expand(buf + n, sizeof(buf) - n, "1800000000 @ new/w", 1);
 	n += line_of(buf + n, sizeof(buf) - n, (long long)BASE, 1,
 	    "new/right");
-	write_raw(jpath, buf, n);
+	test_write_bytes(jpath, buf, n);
 	ck_assert(find(1, BASE, WIN, name, sizeof(name)));
 	ck_assert_str_eq(name, "new/right");
 }
@@ -538,7 +500,7 @@ START_TEST(test_damaged_journal_usable)
 	buf[n - 3] = '\0';
 	n += line_of(buf + n, sizeof(buf) - n, (long long)BASE, 1,
 	    "new/right");
-	write_raw(jpath, buf, n);
+	test_write_bytes(jpath, buf, n);
 
 	ck_assert(find(1, BASE, WIN, name, sizeof(name)));
 	ck_assert_str_eq(name, "new/right");
@@ -556,7 +518,7 @@ START_TEST(test_torn_tail)
 	size_t	n;
 
 	n = line_of(line, sizeof(line), (long long)BASE, 1, "new/torn");
-	write_raw(jpath, line, n - 1);
+	test_write_bytes(jpath, line, n - 1);
 	ck_assert(!find(1, BASE, WIN, NULL, 0));
 	add(2, BASE, "new/after");
 	ck_assert(find(2, BASE, WIN, name, sizeof(name)));
@@ -594,7 +556,7 @@ START_TEST(test_compaction)
 	add(0, old, "new/old0");
 	ino = file_ino(jpath);
 	for (i = 1; file_size(jpath) <= JOURNAL_COMPACT_SIZE + 1024; i++) {
-		pathf(name, "new/old%u", i);
+		test_pathf(name, "new/old%u", i);
 		add(i, old, name);
 	}
 	n_old = i;
@@ -604,7 +566,7 @@ START_TEST(test_compaction)
 
 	/* Then time moves on: the first add drops them all. */
 	for (i = 0; i < 5; i++) {
-		pathf(name, "new/recent%u", i);
+		test_pathf(name, "new/recent%u", i);
 		add(10000 + i, BASE - 5 + (time_t)i, name);
 	}
 	ck_assert_int_lt(file_size(jpath), 1024);
@@ -631,7 +593,7 @@ START_TEST(test_compaction_drops_garbage)
 
 	memset(junk, 'j', sizeof(junk) - 1);
 	junk[sizeof(junk) - 1] = '\n';
-	write_raw(jpath, junk, sizeof(junk));
+	test_write_bytes(jpath, junk, sizeof(junk));
 	add(1, BASE, NAME);
 	n = line_of(line, sizeof(line), (long long)BASE, 1, NAME);
 	ck_assert_int_eq(file_size(jpath), (off_t)n);
@@ -648,7 +610,7 @@ START_TEST(test_not_a_regular_file)
 	bool		found = true;
 
 	key_of(1, key);
-	pathf(target, "%s/elsewhere", root);
+	test_pathf(target, "%s/elsewhere", root);
 	ck_assert_int_eq(symlink(target, jpath), 0);
 	errno = 0;
 	ck_assert_int_eq(journal_add(md, key, BASE, WIN, NAME), -1);
@@ -783,8 +745,8 @@ START_TEST(test_concurrent_appends)
 		for (i = 0; i < N_PER_CHILD; i++) {
 			ck_assert(find((unsigned)(c * 1000 + i), BASE, WIN,
 			    name, sizeof(name)));
-			pathf(want, "new/%d.M%dP%dQ1.host,S=%d", 1733 + i, i,
-			    c, i);
+			test_pathf(want, "new/%d.M%dP%dQ1.host,S=%d",
+			    1733 + i, i, c, i);
 			ck_assert_str_eq(name, want);
 		}
 }
@@ -802,8 +764,8 @@ replace_locked_journal(pid_t pid, int held_fd, const char *content,
 	char	tmp[PATH_MAX];
 
 	wait_blocked(pid);
-	pathf(tmp, "%s/%s.new", md, JOURNAL_FILE);
-	write_raw(tmp, content, n);
+	test_pathf(tmp, "%s/%s.new", md, JOURNAL_FILE);
+	test_write_bytes(tmp, content, n);
 	ck_assert_int_eq(rename(tmp, jpath), 0);
 	ck_assert_int_eq(close(held_fd), 0);
 }

@@ -8,9 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <regex.h>
 #include <stdio.h>
@@ -23,6 +21,7 @@
 #include "compat.h"
 #include "maildir.h"
 #include "suites.h"
+#include "testutil.h"
 
 /* The test seam in maildir.c; deliberately not in maildir.h. */
 extern int	(*maildir_fault_hook)(const char *step);
@@ -38,42 +37,12 @@ static const char	test_hdr[] = "Return-Path: <a@example.org>\n"
 			    "Delivered-To: <b@example.org>\n";
 static const char	test_body[] = "Subject: hi\n\nhello\n";
 
-static void	pathf(char *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-
-/* A PATH_MAX path; truncation fails the test. */
-static void
-pathf(char *out, const char *fmt, ...)
-{
-	va_list	ap;
-	int	n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(out, PATH_MAX, fmt, ap);
-	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	ck_assert_int_lt(n, PATH_MAX);
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 setup(void)
 {
-	const char	*t = getenv("TMPDIR");
-
 	umask(022);
-	snprintf(root, sizeof(root), "%s/lmtpd-maildir-XXXXXX",
-	    t != NULL && *t != '\0' ? t : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(root));
-	pathf(md, "%s/sub/Maildir", root);
+	test_mkdtemp(root, sizeof(root), "maildir");
+	test_pathf(md, "%s/sub/Maildir", root);
 	maildir_fault_hook = NULL;
 }
 
@@ -81,7 +50,7 @@ static void
 teardown(void)
 {
 	maildir_fault_hook = NULL;
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	(void)test_rmtree(root);
 }
 
 /* Entries in md/sub, "." and ".." aside; the last one's name in name_out. */
@@ -93,7 +62,7 @@ count_entries(const char *sub, char *name_out, size_t cap)
 	struct dirent	*de;
 	int		 n = 0;
 
-	pathf(path, "%s/%s", md, sub);
+	test_pathf(path, "%s/%s", md, sub);
 	d = opendir(path);
 	ck_assert_ptr_nonnull(d);
 	while ((de = readdir(d)) != NULL) {
@@ -200,7 +169,7 @@ START_TEST(test_deliver_layout_and_bytes)
 	close(body);
 
 	for (i = 0; i < 3; i++) {
-		pathf(path, "%s/%s", md, sub[i]);
+		test_pathf(path, "%s/%s", md, sub[i]);
 		assert_mode(path, 0700, 1);
 	}
 	ck_assert_int_eq(count_entries("tmp", NULL, 0), 0);
@@ -210,7 +179,7 @@ START_TEST(test_deliver_layout_and_bytes)
 	ck_assert_int_eq(strncmp(out, "new/", 4), 0);
 	assert_name(name, (off_t)(hl + bl));
 
-	pathf(path, "%s/%s", md, out);
+	test_pathf(path, "%s/%s", md, out);
 	assert_mode(path, 0600, 0);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	ck_assert_int_ne(fd, -1);
@@ -236,7 +205,7 @@ START_TEST(test_concurrent_first_deliveries)
 
 	body = make_text_body(test_body);
 	for (round = 0; round < ROUNDS; round++) {
-		pathf(dir, "%s/race%d/Maildir", root, round);
+		test_pathf(dir, "%s/race%d/Maildir", root, round);
 		ck_assert_int_eq(pipe(go), 0);
 		for (i = 0; i < PROCS; i++) {
 			pids[i] = fork();
@@ -270,10 +239,10 @@ START_TEST(test_missing_new_is_made)
 	char	path[PATH_MAX], name[MAILDIR_NAME_MAX + 8];
 	int	body;
 
-	pathf(path, "%s/sub", root);
+	test_pathf(path, "%s/sub", root);
 	ck_assert_int_eq(mkdir(path, 0700), 0);
 	ck_assert_int_eq(mkdir(md, 0700), 0);
-	pathf(path, "%s/tmp", md);
+	test_pathf(path, "%s/tmp", md);
 	ck_assert_int_eq(mkdir(path, 0700), 0);
 	body = make_text_body(test_body);
 	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr, strlen(test_hdr),
@@ -320,7 +289,7 @@ START_TEST(test_big_body_streamed)
 	close(body);
 	assert_name(name + 4, (off_t)hl + BIG_BODY);
 
-	pathf(path, "%s/%s", md, name);
+	test_pathf(path, "%s/%s", md, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	ck_assert_int_ne(fd, -1);
 	ck_assert_int_eq(fstat(fd, &st), 0);
@@ -346,7 +315,7 @@ START_TEST(test_file_in_path_is_enotdir)
 	char			path[PATH_MAX], out[MAILDIR_NAME_MAX + 8];
 	int			fd, body;
 
-	pathf(path, "%s/file", root);
+	test_pathf(path, "%s/file", root);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	ck_assert_int_ne(fd, -1);
 	close(fd);
@@ -354,7 +323,7 @@ START_TEST(test_file_in_path_is_enotdir)
 	ck_assert_int_eq(maildir_create(path), -1);
 	ck_assert_int_eq(errno, ENOTDIR);
 
-	pathf(path, "%s/file/Maildir", root);
+	test_pathf(path, "%s/file/Maildir", root);
 	body = make_text_body(test_body);
 	errno = 0;
 	ck_assert_int_eq(maildir_deliver(path, HOST, test_hdr,
@@ -377,7 +346,7 @@ START_TEST(test_create_existing_and_partial)
 	ck_assert_int_eq(maildir_create(md), 0);
 
 	/* A half-made Maildir (no tmp/) is completed by the delivery. */
-	pathf(path, "%s/tmp", md);
+	test_pathf(path, "%s/tmp", md);
 	ck_assert_int_eq(rmdir(path), 0);
 	body = make_text_body(test_body);
 	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr,
@@ -388,7 +357,7 @@ START_TEST(test_create_existing_and_partial)
 	ck_assert_int_eq(count_entries("new", NULL, 0), 1);
 
 	/* A non-directory where cur/ belongs. */
-	pathf(path, "%s/cur", md);
+	test_pathf(path, "%s/cur", md);
 	ck_assert_int_eq(rmdir(path), 0);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	ck_assert_int_ne(fd, -1);
@@ -581,19 +550,19 @@ START_TEST(test_link_shares_the_file)
 	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr, hl, body,
 	    (off_t)bl, out, sizeof(out)), 0);
 	close(body);
-	pathf(src, "%s/%s", md, out);
-	pathf(other, "%s/other/Maildir", root);
+	test_pathf(src, "%s/%s", md, out);
+	test_pathf(other, "%s/other/Maildir", root);
 	/* The Maildir is made on the way, as for a delivery. */
 	ck_assert_int_eq(maildir_link(src, other, HOST, (off_t)(hl + bl),
 	    out2, sizeof(out2)), 0);
 	ck_assert_int_eq(strncmp(out2, "new/", 4), 0);
 	assert_name(out2 + 4, (off_t)(hl + bl));
-	pathf(dst, "%s/%s", other, out2);
+	test_pathf(dst, "%s/%s", other, out2);
 	ck_assert_int_eq(stat(src, &a), 0);
 	ck_assert_int_eq(stat(dst, &b), 0);
 	ck_assert_uint_eq(a.st_ino, b.st_ino);
 	ck_assert_uint_eq(b.st_nlink, 2);
-	pathf(dst, "%s/tmp", other);
+	test_pathf(dst, "%s/tmp", other);
 	assert_mode(dst, 0700, 1);
 }
 END_TEST
@@ -603,7 +572,7 @@ START_TEST(test_link_failures)
 {
 	char	out[MAILDIR_NAME_MAX + 8], src[PATH_MAX];
 
-	pathf(src, "%s/no-such-file", root);
+	test_pathf(src, "%s/no-such-file", root);
 	errno = 0;
 	ck_assert_int_eq(maildir_link(src, md, HOST, 10, out, sizeof(out)),
 	    -1);

@@ -15,31 +15,25 @@
 #include "conf.h"
 #include "perms.h"
 #include "suites.h"
+#include "testutil.h"
 
-static char	top[64];
+static char	top[TEST_DIR_MAX];
 
 static void
 setup(void)
 {
 	char	path[PATH_MAX];
 
-	snprintf(top, sizeof(top), "/tmp/lmtpd-perms.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(top));
+	test_mkdtemp(top, sizeof(top), "perms");
 	ck_assert_int_eq(chmod(top, 0755), 0);
-	snprintf(path, sizeof(path), "%s/mail", top);
+	test_pathf(path, "%s/mail", top);
 	ck_assert_int_eq(mkdir(path, 0755), 0);
 }
 
 static void
 teardown(void)
 {
-	char	path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/mail", top);
-	rmdir(path);
-	snprintf(path, sizeof(path), "%s/lmtpd.conf", top);
-	unlink(path);
-	rmdir(top);
+	(void)test_rmtree(top);
 }
 
 START_TEST(test_mail_root)

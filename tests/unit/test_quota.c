@@ -10,9 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +21,7 @@
 
 #include "quota.h"
 #include "suites.h"
+#include "testutil.h"
 
 #define T0		((time_t)1796106000)
 #define LIM_DEF		"1000S,10C"
@@ -37,48 +36,18 @@ static const struct quota_limit	none = { 0, 0 };
 static char	root[PATH_MAX];
 static char	md[PATH_MAX];		/* root/Maildir, made by make_md() */
 
-static void	pathf(char *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-
-static void
-pathf(char *out, const char *fmt, ...)
-{
-	va_list	ap;
-	int	n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(out, PATH_MAX, fmt, ap);
-	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	ck_assert_int_lt(n, PATH_MAX);
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	(void)chmod(path, 0700);
-	return remove(path);
-}
-
 static void
 setup(void)
 {
-	const char	*t = getenv("TMPDIR");
-
 	umask(022);
-	snprintf(root, sizeof(root), "%s/lmtpd-quota-XXXXXX",
-	    t != NULL && *t != '\0' ? t : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(root));
-	pathf(md, "%s/Maildir", root);
+	test_mkdtemp(root, sizeof(root), "quota");
+	test_pathf(md, "%s/Maildir", root);
 }
 
 static void
 teardown(void)
 {
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	(void)test_rmtree(root);
 }
 
 /* mkdir -p of md/rel's parent directories. */
@@ -87,7 +56,7 @@ make_parents(const char *rel)
 {
 	char	path[PATH_MAX], *p;
 
-	pathf(path, "%s/%s", md, rel);
+	test_pathf(path, "%s/%s", md, rel);
 	for (p = path + strlen(root) + 1; (p = strchr(p, '/')) != NULL; p++) {
 		*p = '\0';
 		if (mkdir(path, 0700) == -1)
@@ -109,16 +78,12 @@ static void
 put(const char *rel, const char *text, ssize_t len)
 {
 	char	path[PATH_MAX];
-	int	fd;
 
 	make_parents(rel);
-	pathf(path, "%s/%s", md, rel);
+	test_pathf(path, "%s/%s", md, rel);
 	if (len == -1)
 		len = (ssize_t)strlen(text);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ck_assert_int_ne(fd, -1);
-	ck_assert_int_eq(write(fd, text, (size_t)len), len);
-	ck_assert_int_eq(close(fd), 0);
+	test_write_bytes(path, text, (size_t)len);
 }
 
 /* A file of size bytes. */
@@ -138,7 +103,7 @@ set_mtime(const char *rel, time_t t)
 	char		path[PATH_MAX];
 	struct timespec	ts[2];
 
-	pathf(path, "%s/%s", md, rel);
+	test_pathf(path, "%s/%s", md, rel);
 	ts[0].tv_sec = t;
 	ts[0].tv_nsec = 0;
 	ts[1] = ts[0];
@@ -154,7 +119,7 @@ slurp(char *buf, size_t cap)
 	ssize_t	n;
 	int	fd;
 
-	pathf(path, "%s/maildirsize", md);
+	test_pathf(path, "%s/maildirsize", md);
 	fd = open(path, O_RDONLY | O_NOFOLLOW);
 	if (fd == -1) {
 		ck_assert_int_eq(errno, ENOENT);
@@ -192,7 +157,7 @@ assert_target(const char *want)
 	ssize_t	n;
 	int	fd;
 
-	pathf(path, "%s/target", md);
+	test_pathf(path, "%s/target", md);
 	fd = open(path, O_RDONLY | O_NOFOLLOW);
 	ck_assert_int_ne(fd, -1);
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -211,7 +176,7 @@ tmp_count(void)
 	struct dirent	*de;
 	int		 n = 0;
 
-	pathf(path, "%s/tmp", md);
+	test_pathf(path, "%s/tmp", md);
 	d = opendir(path);
 	ck_assert_ptr_nonnull(d);
 	while ((de = readdir(d)) != NULL)
@@ -480,7 +445,7 @@ START_TEST(test_add_needs_file_and_limit)
 	ck_assert_int_eq(quota_add(md, &none, 10, 1), 0);
 	assert_file(LIM_DEF "\n1 1\n");
 	/* A symlink is not written through. */
-	pathf(path, "%s/maildirsize", md);
+	test_pathf(path, "%s/maildirsize", md);
 	ck_assert_int_eq(unlink(path), 0);
 	put("target", LIM_DEF "\n1 1\n", -1);
 	ck_assert_int_eq(symlink("target", path), 0);
@@ -518,7 +483,7 @@ START_TEST(test_half_made_maildir)
 	put_size(TRUE_MSG, 1);
 	get(&lim, T0, 42, 1);
 	assert_no_file();
-	pathf(path, "%s/tmp", md);
+	test_pathf(path, "%s/tmp", md);
 	ck_assert_int_eq(access(path, F_OK), -1);
 }
 END_TEST
@@ -546,7 +511,7 @@ START_TEST(test_unreadable)
 		return;		/* root reads anything */
 	make_md();
 	put_size(TRUE_MSG, 1);
-	pathf(path, "%s/cur", md);
+	test_pathf(path, "%s/cur", md);
 	ck_assert_int_eq(chmod(path, 0), 0);
 	errno = 0;
 	ck_assert_int_eq(quota_get(md, &lim, T0, &u), -1);
@@ -555,7 +520,7 @@ START_TEST(test_unreadable)
 	ck_assert_int_eq(chmod(path, 0700), 0);
 
 	put("maildirsize", TRUE_FILE, -1);
-	pathf(path, "%s/maildirsize", md);
+	test_pathf(path, "%s/maildirsize", md);
 	ck_assert_int_eq(chmod(path, 0), 0);
 	errno = 0;
 	ck_assert_int_eq(quota_get(md, &lim, T0, &u), -1);
@@ -718,7 +683,7 @@ START_TEST(test_trigger_missing)
 	assert_file(TRUE_FILE);
 
 	/* A symlink in its place is replaced, its target left alone. */
-	pathf(path, "%s/maildirsize", md);
+	test_pathf(path, "%s/maildirsize", md);
 	ck_assert_int_eq(unlink(path), 0);
 	put("target", LIM_DEF "\n5 1\n", -1);
 	ck_assert_int_eq(symlink("target", path), 0);

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,47 +18,23 @@
 
 #include "space.h"
 #include "suites.h"
+#include "testutil.h"
 
 /* Other writers on the file system may move the figure between calls. */
 #define SLACK	((uint64_t)64 * 1024 * 1024)
 
 static char	root[PATH_MAX];
 
-static void	pathf(char *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-
-/* A PATH_MAX path; truncation fails the test. */
-static void
-pathf(char *out, const char *fmt, ...)
-{
-	va_list	ap;
-	int	n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(out, PATH_MAX, fmt, ap);
-	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	ck_assert_int_lt(n, PATH_MAX);
-}
-
 static void
 setup(void)
 {
-	const char	*t = getenv("TMPDIR");
-
-	snprintf(root, sizeof(root), "%s/lmtpd-space-XXXXXX",
-	    t != NULL && *t != '\0' ? t : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(root));
+	test_mkdtemp(root, sizeof(root), "space");
 }
 
 static void
 teardown(void)
 {
-	char	path[PATH_MAX];
-
-	pathf(path, "%s/file", root);
-	(void)unlink(path);
-	(void)rmdir(root);
+	(void)test_rmtree(root);
 }
 
 /* What os.statvfs(path) gives: f_bavail * f_frsize. */
@@ -99,12 +74,12 @@ START_TEST(test_missing_levels)
 {
 	char	path[PATH_MAX];
 
-	pathf(path, "%s/a/b/c/Maildir/", root);
+	test_pathf(path, "%s/a/b/c/Maildir/", root);
 	assert_matches(path, root);
-	pathf(path, "%s//a//b", root);
+	test_pathf(path, "%s//a//b", root);
 	assert_matches(path, root);
 	/* Nothing was made on the way. */
-	pathf(path, "%s/a", root);
+	test_pathf(path, "%s/a", root);
 	ck_assert_int_eq(access(path, F_OK), -1);
 }
 END_TEST
@@ -117,11 +92,11 @@ START_TEST(test_errors)
 	int		fd;
 
 	/* A file on the way is the caller's problem, not a parent's. */
-	pathf(path, "%s/file", root);
+	test_pathf(path, "%s/file", root);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	ck_assert_int_ne(fd, -1);
 	close(fd);
-	pathf(path, "%s/file/a/b", root);
+	test_pathf(path, "%s/file/a/b", root);
 	errno = 0;
 	ck_assert_int_eq(space_available(path, &got), -1);
 	ck_assert_int_eq(errno, ENOTDIR);

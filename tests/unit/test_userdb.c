@@ -15,37 +15,32 @@
 #include <unistd.h>
 
 #include "suites.h"
+#include "testutil.h"
 #include "userdb.h"
 
-static char	dir[64];
+static char	dir[TEST_DIR_MAX];
 static char	path[PATH_MAX];
 
 static void
 setup(void)
 {
-	strcpy(dir, "/tmp/lmtpd-userdb.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/users", dir);
+	test_mkdtemp(dir, sizeof(dir), "userdb");
+	test_pathf(path, "%s/users", dir);
 }
 
 static void
 teardown(void)
 {
-	(void)unlink(path);
-	(void)rmdir(dir);
+	(void)test_rmtree(dir);
 }
 
 static void
 write_users(const char *text)
 {
 	char	tmp[PATH_MAX];
-	FILE	*fp;
 
-	snprintf(tmp, sizeof(tmp), "%s/users.new", dir);
-	fp = fopen(tmp, "w");
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_int_ge(fputs(text, fp), 0);
-	ck_assert_int_eq(fclose(fp), 0);
+	test_pathf(tmp, "%s/users.new", dir);
+	test_write_file(tmp, text);
 	/* A new inode: the reload must notice even within one mtime tick. */
 	ck_assert_int_eq(rename(tmp, path), 0);
 }
