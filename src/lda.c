@@ -4,8 +4,9 @@
  * blocks, CRLF turned into LF, and spooled by delivery.c exactly as the
  * LMTP data is.  What a local MTA put above the message for this hop is
  * dropped: an mbox "From " line, and the Return-Path: and Delivered-To:
- * fields before the first other field (Postfix's local(8) adds them; we
- * write our own, and its Delivered-To would look like a mail loop).
+ * fields among the leading ones that such an agent writes (Postfix's
+ * local(8) adds them, with X-Original-To:; we write our own, and its
+ * Delivered-To would look like a mail loop).
  */
 #include "config.h"
 
@@ -55,7 +56,11 @@ has_prefix(const char *s, size_t len, const char *p)
 	return true;
 }
 
-/* One complete leading line (with its LF): keep it or drop it. */
+/*
+ * One complete leading line (with its LF): keep it or drop it.  The
+ * caller's lines are, in Postfix local(8)'s order, "From ", Return-Path:,
+ * X-Original-To: (kept: it says what was asked for) and Delivered-To:.
+ */
 static int
 lda_leading_line(struct lda_input *in, const char *p, size_t n)
 {
@@ -64,13 +69,14 @@ lda_leading_line(struct lda_input *in, const char *p, size_t n)
 	in->first = false;
 	if (first && n >= 5 && memcmp(p, "From ", 5) == 0)
 		return 0;
-	if ((p[0] == ' ' || p[0] == '\t') && in->dropping)
-		return 0;
+	if (!first && (p[0] == ' ' || p[0] == '\t'))
+		return in->dropping ? 0 : delivery_data_body(in->d, p, n);
 	in->dropping = has_prefix(p, n, "return-path:") ||
 	    has_prefix(p, n, "delivered-to:");
 	if (in->dropping)
 		return 0;
-	in->leading = false;
+	if (!has_prefix(p, n, "x-original-to:"))
+		in->leading = false;
 	return delivery_data_body(in->d, p, n);
 }
 

@@ -217,6 +217,7 @@ error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
 discard   unix  -       -       n       -       -       discard
 lmtp      unix  -       -       n       -       -       lmtp
+local     unix  -       n       n       -       -       local
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
@@ -268,10 +269,25 @@ maximal_backoff_time = 600s
 """
 
 
+def main_cf(base, extra):
+    """base with the "name = value" lines of extra replacing (or added to)
+    its own, so that Postfix sees each parameter once."""
+    lines = base.splitlines()
+    for x in extra.splitlines():
+        name = x.split("=", 1)[0].strip()
+        for i, line in enumerate(lines):
+            if line.split("=", 1)[0].strip() == name:
+                lines[i] = x
+                break
+        else:
+            lines.append(x)
+    return "\n".join(lines) + "\n"
+
+
 class Postfix:
     """A private Postfix instance under a temporary directory."""
 
-    def __init__(self, transport):
+    def __init__(self, transport, extra=""):
         self.top = tempfile.mkdtemp(prefix="lmtpd-postfix.")
         os.chmod(self.top, 0o755)
         self.conf = os.path.join(self.top, "conf")
@@ -289,8 +305,8 @@ class Postfix:
         self.started = False
         self.env_entry = b"MAIL_CONFIG=" + self.conf.encode()
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
-            f.write(MAIN_CF.format(top=self.top, host=MYHOSTNAME,
-                                   transport=transport))
+            f.write(main_cf(MAIN_CF.format(top=self.top, host=MYHOSTNAME,
+                                           transport=transport), extra))
 
     def postfix(self, *args):
         return run([POSTFIX, "-c", self.conf] + list(args))
@@ -1060,6 +1076,97 @@ class TestPostfixFailures(PostfixTestCase):
 
 
 # ------------------------------------------------------------------- main
+
+class TestPostfixMailboxCommand(unittest.TestCase):
+    """lmtpd deliver as Postfix's mailbox_command: local(8) runs it as the
+    recipient (a system user this test creates and removes), with
+    Postfix's own From_ line, Return-Path: and Delivered-To: on top.  Exit
+    0 is status=sent; an over-quota copy exits 75 and Postfix defers it."""
+
+    USER = "lmtpdpf1"
+
+    def setUp(self):
+        require_tools(self)
+        self.top = tempfile.mkdtemp(prefix="lmtpd-lda.")
+        os.chmod(self.top, 0o755)
+        self.addCleanup(shutil.rmtree, self.top, True)
+        run(["userdel", "-r", self.USER])
+        home = os.path.join(self.top, "home")
+        r = run(["useradd", "-m", "-d", home, "-s", "/bin/sh", "-K",
+                 "UID_MIN=20000", "-U", self.USER])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.addCleanup(run, ["userdel", "-r", self.USER])
+        self.pw = pwd.getpwnam(self.USER)
+        self.spool = os.path.join(self.top, "spool")
+        os.mkdir(self.spool)
+        os.chmod(self.spool, 0o1777)
+        self.conf = os.path.join(self.top, "lmtpd.conf")
+        self.write_conf("0")
+        cmd = '%s deliver -c %s -f "$SENDER" "$RECIPIENT"' % (T.LMTPD,
+                                                              self.conf)
+        self.pf = Postfix("error:5.1.2 no virtual domains here",
+                          "mydestination = local.test\n"
+                          "local_transport = local\n"
+                          "mailbox_command = %s\n" % cmd)
+        self.addCleanup(self.stop)
+        self.pf.start()
+
+    def stop(self):
+        self.pf.stop()
+        reap_orphans()
+        if T.LMTPDTestCase.failed(self):
+            sys.stderr.write("\n--- maillog ---\n%s\n" % self.pf.log())
+        self.pf.remove()
+
+    def write_conf(self, quota):
+        with open(self.conf, "w") as f:
+            f.write('domains = {"local.test"}\n'
+                    'lookup = {"passwd"}\n'
+                    'spool_dir = "%s"\n'
+                    'log_target = "stderr"\n'
+                    'quota = "%s"\n' % (self.spool, quota))
+        os.chmod(self.conf, 0o644)
+
+    def send(self, tag):
+        rcpt = "%s@local.test" % self.USER
+        m = Message("%s.%d@client.test" % (tag, os.getpid()),
+                    "someone@example.net", [rcpt], tag, b"hello\n")
+        submit(self.pf, [m], sessions=1)
+        return m
+
+    def test_delivered_and_deferred(self):
+        md = os.path.join(self.pw.pw_dir, "Maildir")
+        m = self.send("first")
+        self.pf.wait_drained()
+        names = T.maildir_files(md, "new")
+        self.assertEqual(len(names), 1, self.pf.log())
+        path = os.path.join(md, "new", names[0])
+        st = os.stat(path)
+        self.assertEqual((st.st_uid, st.st_gid),
+                         (self.pw.pw_uid, self.pw.pw_gid))
+        with open(path, "rb") as f:
+            data = f.read()
+        head = data.split(b"\n\n", 1)[0]
+        self.assertTrue(data.startswith(
+            b"Return-Path: <someone@example.net>\nDelivered-To: <"), head)
+        # Postfix's own Delivered-To and From_ line are not kept.
+        self.assertEqual(head.count(b"Delivered-To:"), 1, head)
+        self.assertNotIn(b"\nFrom ", head)
+        self.assertIn(m.mid.encode(), head)
+        # What Postfix was asked for stays on record.
+        self.assertIn(b"\nX-Original-To: %s@local.test\n"
+                      % self.USER.encode(), head)
+        self.assertTrue(self.pf.wait_log(lambda dl: any(
+            x[4] == "sent" and x[6] == "local" for x in dl)), self.pf.log())
+
+        self.write_conf("10S")
+        self.send("second")
+        self.assertTrue(self.pf.wait_log(lambda dl: any(
+            x[4] == "deferred" for x in dl)), self.pf.log())
+        deferred = [x for x in self.pf.deliveries() if x[4] == "deferred"]
+        self.assertIn("4.2.2", deferred[0][7])
+        self.assertEqual(len(T.maildir_files(md, "new")), 1)
+
 
 def system_instances():
     """Notes (does not stop) a system Postfix or Dovecot that is running:
