@@ -117,6 +117,7 @@ mkdir_one(const char *path)
 {
 	char	parent[PATH_MAX];
 	char	*slash;
+	int	 saved;
 
 	if (mkdir(path, MAILDIR_DIR_MODE) == -1) {
 		if (errno != EEXIST)
@@ -132,7 +133,18 @@ mkdir_one(const char *path)
 		slash[1] = '\0';
 	else
 		*slash = '\0';
-	return maildir_sync_dir(parent);
+	if (maildir_sync_dir(parent) == -1) {
+		/*
+		 * Take it back, or the next delivery finds it (EEXIST) and
+		 * never syncs its entry.  Not empty: another delivery is
+		 * using it, and its sync of this one's child is all we get.
+		 */
+		saved = errno;
+		(void)rmdir(path);
+		errno = saved;
+		return -1;
+	}
+	return 0;
 }
 
 /*

@@ -56,6 +56,7 @@ struct child {
 	pid_t			pid;
 	enum child_state	state;
 	bool			retiring;	/* sent SIGUSR1 */
+	bool			served;		/* reported BUSY once */
 	int64_t			start_ms;
 };
 
@@ -255,8 +256,10 @@ master_read_status(struct master *m)
 				continue;
 			if (st.state == WORKER_IDLE)
 				c->state = CHILD_IDLE;
-			else if (st.state == WORKER_BUSY)
+			else if (st.state == WORKER_BUSY) {
 				c->state = CHILD_BUSY;
+				c->served = true;
+			}
 		}
 		m->carry_len = len - off;
 		memcpy(m->carry, buf + off, m->carry_len);
@@ -355,6 +358,7 @@ master_spawn(struct master *m, int64_t now)
 	c->pid = pid;
 	c->state = CHILD_STARTING;
 	c->retiring = false;
+	c->served = false;
 	c->start_ms = now;
 	log_debug("spawned child %ld", (long)pid);
 	return 0;
@@ -404,7 +408,13 @@ master_reap(struct master *m)
 		else
 			log_debug("child %ld exited", (long)pid);
 
-		if (abnormal && lived < MASTER_YOUNG_MS) {
+		/*
+		 * Only a child that died before serving anybody is a crash
+		 * loop to slow down.  One that a client's session killed
+		 * (out of memory on a huge transaction, say) is replaced at
+		 * once: else a client could empty the pool for a minute.
+		 */
+		if (abnormal && lived < MASTER_YOUNG_MS && !c->served) {
 			/*
 			 * Double once per batch: children spawned together
 			 * and dying together are one failure, not several.
@@ -774,6 +784,7 @@ master_run(struct conf *conf, const char *conf_path, struct listener *ls,
 			break;
 		if (got_chld) {
 			got_chld = 0;
+			master_read_status(&m);
 			master_reap(&m);
 		}
 		if (got_hup) {

@@ -420,6 +420,31 @@ class TestCrashBackoff(PoolTestCase):
         c.expect("QUIT", 221)
 
 
+    def test_no_backoff_for_children_killed_in_a_session(self):
+        """A child that a client's session killed (young, but it served)
+        is replaced at once: clients cannot empty the pool."""
+        d = self.start(min_spare=1, max_spare=1, max_children=2)
+        self.assertTrue(wait_for(lambda: self.count(d) == 1, 5),
+                        "pool not at one child: %r" % d.children())
+        for rnd in range(4):
+            c = self.open(d)
+            c.expect("MAIL FROM:<%s>" % T.SENDER, 250)
+            inode = T.server_socket_inode(d.port, c.local_port())
+            busy = T.pid_holding_inode(d.children(), inode)
+            self.assertIsNotNone(busy, "round %d: no child serves" % rnd)
+            os.kill(busy, signal.SIGKILL)
+            self.assertTrue(c.at_eof(5), "round %d: still open" % rnd)
+            c.close()
+            # The next client is greeted within a second.
+            t0 = time.monotonic()
+            c2 = T.Client(("127.0.0.1", d.port), self.transcript,
+                          timeout=1.0)
+            self.assertEqual(c2.greeting[0], 220)
+            self.assertLess(time.monotonic() - t0, 1.0)
+            c2.close()
+        self.assertNotIn("delaying new children", d.log())
+
+
 class TestGracefulStop(PoolTestCase):
 
     def test_sigterm_mid_transaction(self):

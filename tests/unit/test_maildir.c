@@ -471,7 +471,7 @@ END_TEST
 /* A directory entry that cannot be made durable fails the delivery. */
 START_TEST(test_creation_sync_failure)
 {
-	char	out[MAILDIR_NAME_MAX + 8];
+	char	out[MAILDIR_NAME_MAX + 8], path[PATH_MAX];
 	int	body;
 
 	body = make_text_body(test_body);
@@ -482,9 +482,20 @@ START_TEST(test_creation_sync_failure)
 	    sizeof(out)), -1);
 	ck_assert_int_eq(errno, EIO);
 	ck_assert_int_eq(fault_hits, 1);
+	/*
+	 * The directory whose entry could not be synced is taken back, so
+	 * the next delivery makes (and syncs) it again.
+	 */
+	test_pathf(path, "%s/sub", root);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	arm(NULL, 0);
+	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr,
+	    strlen(test_hdr), body, (off_t)strlen(test_body), out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(fault_trail, "open,dirsync,dirsync,dirsync,dirsync,"
+	    "dirsync,open,write,fsync,close,rename,dirsync");
 	maildir_fault_hook = NULL;
 	close(body);
-	ck_assert_int_eq(access(md, F_OK), -1);
 }
 END_TEST
 
