@@ -237,7 +237,7 @@ hook_data_begin(void *ctx, struct lmtp_reply *r)
 }
 
 static int
-hook_data_body(void *ctx, const char *p, size_t n)
+hook_data_body(void *ctx, const char *p, size_t n, struct lmtp_reply *fail)
 {
 	struct model	*m = ctx;
 
@@ -247,6 +247,9 @@ hook_data_body(void *ctx, const char *p, size_t n)
 	m->body_bytes += n;
 	/* RFC 1870: nothing over the limit is ever handed on. */
 	CHECK(m->max_size == 0 || m->body_bytes <= m->max_size);
+	CHECK(fail->code == 451);
+	if (one_in(m, 4))
+		fail->code = 452;
 	return one_in(m, 64) ? -1 : 0;
 }
 

@@ -1323,13 +1323,20 @@ lmtp_body_put(struct lmtp *l, const char *p, size_t n)
 static void
 lmtp_body_flush(struct lmtp *l)
 {
-	size_t	n = l->body_len;
+	struct lmtp_reply	fail;
+	size_t			n = l->body_len;
 
 	l->body_len = 0;
 	if (n == 0 || l->fail.code != 0 || l->hooks.data_body == NULL)
 		return;
-	if (l->hooks.data_body(l->ctx, l->body, n) == -1)
-		lmtp_data_fail(l, R_LOCAL_ERR);
+	lmtp_reply_set(&fail, R_LOCAL_ERR);
+	if (l->hooks.data_body(l->ctx, l->body, n, &fail) == -1) {
+		/* The hook's reply, if it is a refusal; else ours. */
+		if (fail.code < 400 || fail.code > 599)
+			lmtp_reply_set(&fail, R_LOCAL_ERR);
+		l->fail = fail;
+		l->body_len = 0;
+	}
 }
 
 /*

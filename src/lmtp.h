@@ -88,8 +88,9 @@ struct lmtp_mail {
  *	      every later BDAT of the transaction gets it too (RFC 3030 §2).
  * data_body  message bytes, LF line ends, in order: unstuffed after DATA,
  *	      as sent (no unstuffing, CRLF as LF) in BDAT chunks; returns 0,
- *	      or -1 to fail the message (sticky: read on to the end, then 451
- *	      4.3.0 for every recipient).
+ *	      or -1 to fail the message (sticky: read on to the end, then
+ *	      the reply in fail, filled with 451 4.3.0 on entry and the
+ *	      hook's to change to another 4xx/5xx, for every recipient).
  * data_end   the final dot, or the end of the BDAT LAST chunk, was seen; a
  *	      refusal (4xx/5xx) answers every recipient with it.
  * deliver    once per accepted recipient, in RCPT order.  On entry
@@ -109,7 +110,8 @@ struct lmtp_hooks {
 	void	(*mail)(void *ctx, const struct lmtp_mail *, struct lmtp_reply *);
 	void	(*rcpt)(void *ctx, const struct addr *, struct lmtp_reply *);
 	void	(*data_begin)(void *ctx, struct lmtp_reply *);
-	int	(*data_body)(void *ctx, const char *p, size_t n);
+	int	(*data_body)(void *ctx, const char *p, size_t n,
+		    struct lmtp_reply *fail);
 	void	(*data_end)(void *ctx, struct lmtp_reply *);
 	void	(*deliver)(void *ctx, size_t idx, const struct addr *,
 		    struct lmtp_reply *);

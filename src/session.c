@@ -26,6 +26,7 @@
 #include "delivery.h"
 #include "lmtp.h"
 #include "log.h"
+#include "maildir.h"
 #include "recipient.h"
 #include "session.h"
 #include "stats.h"
@@ -144,13 +145,17 @@ hook_data_begin(void *ctx, struct lmtp_reply *r)
 }
 
 static int
-hook_data_body(void *ctx, const char *p, size_t n)
+hook_data_body(void *ctx, const char *p, size_t n, struct lmtp_reply *fail)
 {
 	struct session	*s = ctx;
+	int		 err;
 
 	if (delivery_data_body(s->d, p, n) == -1) {
+		err = errno;
 		log_warn("%s: cannot write the spool file",
 		    delivery_queue_id(s->d));
+		/* A full spool is a full mail system (452 4.3.1). */
+		maildir_reply_for(err, false, fail);
 		return -1;
 	}
 	return 0;

@@ -74,6 +74,7 @@ struct fake {
 	/* answers */
 	int		 refuse_begin;	/* refuse this many DATA */
 	bool		 body_fail;
+	unsigned	 body_fail_code;	/* the hook's own reply, or 0 */
 	unsigned	 end_code;
 	bool		 drain_on_flush;
 };
@@ -150,13 +151,22 @@ fake_data_begin(void *ctx, struct lmtp_reply *r)
 }
 
 static int
-fake_data_body(void *ctx, const char *p, size_t n)
+fake_data_body(void *ctx, const char *p, size_t n, struct lmtp_reply *fail)
 {
 	struct fake	*f = ctx;
 
 	f->n_body++;
 	ck_assert_uint_gt(n, 0);
 	ck_assert_int_eq(buf_append(&f->body, p, n), 0);
+	/* The default the engine offers, unless the test has its own. */
+	ck_assert_uint_eq(fail->code, 451);
+	ck_assert_str_eq(fail->esc, "4.3.0");
+	if (f->body_fail_code != 0) {
+		fail->code = f->body_fail_code;
+		snprintf(fail->esc, sizeof(fail->esc), "%s",
+		    f->body_fail_code == 452 ? "4.3.1" : "2.0.0");
+		snprintf(fail->text, sizeof(fail->text), "spool full");
+	}
 	return f->body_fail ? -1 : 0;
 }
 
@@ -907,6 +917,26 @@ START_TEST(test_body_hook_failure)
 	ck_assert_uint_eq(f.entry[0], 451);
 	ck_assert_uint_eq(f.entry[1], 451);
 	ck_assert(lmtp_idle(f.l));
+	fake_done(&f);
+
+	/* The hook's own refusal (a full spool) is every recipient's. */
+	fake_init(&f, &test_limits, &fake_hooks);
+	f.body_fail = true;
+	f.body_fail_code = 452;
+	feed(&f, OPEN "RCPT TO:<a@example.org>\r\nRCPT TO:<b@example.org>\r\n"
+	    "DATA\r\none\r\n.\r\nNOOP\r\n", _i);
+	ck_assert_str_eq(str(&f.out), OPEN_REPLY RCPT_OK RCPT_OK GO_AHEAD
+	    "452 4.3.1 spool full\r\n452 4.3.1 spool full\r\n" OK);
+	ck_assert_uint_eq(f.entry[0], 452);
+	fake_done(&f);
+
+	/* A "refusal" that is not one is not taken: 451 4.3.0 stands. */
+	fake_init(&f, &test_limits, &fake_hooks);
+	f.body_fail = true;
+	f.body_fail_code = 250;
+	feed(&f, OPEN "RCPT TO:<a@example.org>\r\n"
+	    "DATA\r\none\r\n.\r\n", _i);
+	ck_assert_str_eq(str(&f.out), OPEN_REPLY RCPT_OK GO_AHEAD LOCAL_ERR);
 	fake_done(&f);
 }
 END_TEST
