@@ -3,13 +3,23 @@
  * sha256: SHA-256 from FIPS 180-4 (section numbers below are its own).
  * Whole blocks are compressed straight from the caller's buffer; only a
  * partial block is copied into the context.  Big-endian throughout, by
- * explicit shifts, so the host's byte order never matters.
+ * explicit shifts, so the host's byte order never matters.  On x86-64
+ * CPUs with the SHA extensions the blocks go through them (several times
+ * faster: every message is hashed for the duplicate journal); the
+ * portable code is the fallback and the tests' reference.
  */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SHA256_NI	1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 #include "sha256.h"
 
@@ -40,6 +50,8 @@ static inline uint32_t	rotr(uint32_t, unsigned);
 static inline uint32_t	load_be32(const unsigned char *);
 static inline void	store_be32(unsigned char *, uint32_t);
 static void		compress(uint32_t[8], const unsigned char *);
+static void		compress_blocks(uint32_t[8], const unsigned char *,
+			    size_t);
 
 static inline uint32_t
 rotr(uint32_t x, unsigned n)
@@ -112,6 +124,105 @@ compress(uint32_t h[8], const unsigned char *p)
 	h[7] += hh;
 }
 
+#ifdef SHA256_NI
+/*
+ * The SHA extensions (Intel SHA-NI): sha256rnds2 does two rounds on the
+ * state held as ABEF and CDGH, sha256msg1 and sha256msg2 the message
+ * schedule; W[j] is the 4-word group of rounds 4j to 4j+3, kept in
+ * m[j % 4].
+ */
+__attribute__((target("sha,sse4.1")))
+static void
+compress_ni(uint32_t h[8], const unsigned char *p, size_t nblocks)
+{
+	const __m128i	mask = _mm_set_epi64x(0x0c0d0e0f08090a0bULL,
+			    0x0405060700010203ULL);
+	__m128i		st0, st1, tmp, msg, abef, cdgh, m[4];
+	int		j;
+
+	tmp = _mm_loadu_si128((const __m128i *)(const void *)&h[0]);
+	st1 = _mm_loadu_si128((const __m128i *)(const void *)&h[4]);
+	tmp = _mm_shuffle_epi32(tmp, 0xb1);		/* CDAB */
+	st1 = _mm_shuffle_epi32(st1, 0x1b);		/* EFGH */
+	st0 = _mm_alignr_epi8(tmp, st1, 8);		/* ABEF */
+	st1 = _mm_blend_epi16(st1, tmp, 0xf0);		/* CDGH */
+
+	for (; nblocks > 0; nblocks--, p += SHA256_BLOCK_LEN) {
+		abef = st0;
+		cdgh = st1;
+		for (j = 0; j < 16; j++) {
+			if (j < 4)
+				m[j] = _mm_shuffle_epi8(_mm_loadu_si128(
+				    (const __m128i *)(const void *)(p +
+				    16 * j)), mask);
+			msg = _mm_add_epi32(m[j & 3], _mm_loadu_si128(
+			    (const __m128i *)(const void *)&sha256_k[4 * j]));
+			st1 = _mm_sha256rnds2_epu32(st1, st0, msg);
+			if (j >= 3 && j <= 14) {
+				/* W[j+1] = msg2(msg1(W[j-3], W[j-2]) + ...) */
+				tmp = _mm_alignr_epi8(m[j & 3],
+				    m[(j - 1) & 3], 4);
+				m[(j + 1) & 3] = _mm_add_epi32(
+				    m[(j + 1) & 3], tmp);
+				m[(j + 1) & 3] = _mm_sha256msg2_epu32(
+				    m[(j + 1) & 3], m[j & 3]);
+			}
+			msg = _mm_shuffle_epi32(msg, 0x0e);
+			st0 = _mm_sha256rnds2_epu32(st0, st1, msg);
+			if (j >= 1 && j <= 12)
+				m[(j - 1) & 3] = _mm_sha256msg1_epu32(
+				    m[(j - 1) & 3], m[j & 3]);
+		}
+		st0 = _mm_add_epi32(st0, abef);
+		st1 = _mm_add_epi32(st1, cdgh);
+	}
+
+	tmp = _mm_shuffle_epi32(st0, 0x1b);		/* FEBA */
+	st1 = _mm_shuffle_epi32(st1, 0xb1);		/* DCHG */
+	st0 = _mm_blend_epi16(tmp, st1, 0xf0);		/* DCBA */
+	st1 = _mm_alignr_epi8(st1, tmp, 8);		/* HGFE */
+	_mm_storeu_si128((__m128i *)(void *)&h[0], st0);
+	_mm_storeu_si128((__m128i *)(void *)&h[4], st1);
+}
+
+/* CPUID: SHA (leaf 7, EBX bit 29), SSSE3 and SSE4.1 (leaf 1, ECX). */
+static bool
+have_ni(void)
+{
+	static int	known = -1;
+	unsigned	a, b, c, d;
+
+	if (known != -1)
+		return known == 1;
+	known = 0;
+	if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1U << 9)) != 0 &&
+	    (c & (1U << 19)) != 0 && __get_cpuid_count(7, 0, &a, &b, &c,
+	    &d) && (b & (1U << 29)) != 0)
+		known = 1;
+	return known == 1;
+}
+#endif
+
+/*
+ * Test seam, deliberately not in sha256.h: the unit tests turn the CPU's
+ * SHA extensions off to check the portable code on the same machine.
+ */
+extern bool	sha256_no_ni;
+bool		sha256_no_ni;
+
+static void
+compress_blocks(uint32_t h[8], const unsigned char *p, size_t nblocks)
+{
+#ifdef SHA256_NI
+	if (!sha256_no_ni && have_ni()) {
+		compress_ni(h, p, nblocks);
+		return;
+	}
+#endif
+	for (; nblocks > 0; nblocks--, p += SHA256_BLOCK_LEN)
+		compress(h, p);
+}
+
 void
 sha256_init(struct sha256 *ctx)
 {
@@ -139,13 +250,15 @@ sha256_update(struct sha256 *ctx, const void *p, size_t n)
 		n -= take;
 		if (ctx->fill < SHA256_BLOCK_LEN)
 			return;
-		compress(ctx->h, ctx->block);
+		compress_blocks(ctx->h, ctx->block, 1);
 		ctx->fill = 0;
 	}
 	/* The bulk of a message never goes through ctx->block. */
-	for (; n >= SHA256_BLOCK_LEN; s += SHA256_BLOCK_LEN,
-	    n -= SHA256_BLOCK_LEN)
-		compress(ctx->h, s);
+	if (n >= SHA256_BLOCK_LEN) {
+		compress_blocks(ctx->h, s, n / SHA256_BLOCK_LEN);
+		s += n - n % SHA256_BLOCK_LEN;
+		n %= SHA256_BLOCK_LEN;
+	}
 	if (n > 0) {
 		memcpy(ctx->block, s, n);
 		ctx->fill = n;

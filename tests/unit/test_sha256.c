@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "sha256.h"
@@ -216,6 +217,49 @@ START_TEST(test_reuse)
 }
 END_TEST
 
+/* The seam in sha256.c: off means the portable compression only. */
+extern bool	sha256_no_ni;
+
+static void
+portable_on(void)
+{
+	sha256_no_ni = true;
+}
+
+static void
+portable_off(void)
+{
+	sha256_no_ni = false;
+}
+
+/* The CPU's path (where there is one) and the portable one agree. */
+START_TEST(test_paths_agree)
+{
+	static unsigned char	buf[9000];
+	unsigned char		a[SHA256_DIGEST_LEN], b[SHA256_DIGEST_LEN];
+	struct sha256		ctx;
+	unsigned		seed = 12345;
+	size_t			i, len;
+
+	for (i = 0; i < sizeof(buf); i++) {
+		seed = seed * 1103515245 + 12345;
+		buf[i] = (unsigned char)(seed >> 16);
+	}
+	for (len = 0; len < sizeof(buf); len += 1 + len / 3) {
+		sha256_no_ni = false;
+		sha256_init(&ctx);
+		sha256_update(&ctx, buf, len);
+		sha256_final(&ctx, a);
+		sha256_no_ni = true;
+		sha256_init(&ctx);
+		sha256_update(&ctx, buf, len);
+		sha256_final(&ctx, b);
+		ck_assert_msg(memcmp(a, b, sizeof(a)) == 0, "length %zu", len);
+	}
+	sha256_no_ni = false;
+}
+END_TEST
+
 Suite *
 sha256_suite(void)
 {
@@ -235,6 +279,19 @@ sha256_suite(void)
 	    (int)(sizeof(chunks) / sizeof(chunks[0])));
 	tcase_add_test(tc, test_uneven_split);
 	tcase_add_test(tc, test_reuse);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("portable");
+	tcase_add_checked_fixture(tc, portable_on, portable_off);
+	tcase_add_loop_test(tc, test_vectors, 0,
+	    (int)(sizeof(vectors) / sizeof(vectors[0])));
+	tcase_add_test(tc, test_million_a);
+	tcase_add_loop_test(tc, test_padding_edges, 0,
+	    (int)(sizeof(edges) / sizeof(edges[0])));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("paths");
+	tcase_add_test(tc, test_paths_agree);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hex");
