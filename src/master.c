@@ -299,12 +299,12 @@ master_status_process(struct master *m, int64_t now, int64_t *wake_ms)
 		return;
 	}
 	if (pid == 0) {
+		/* Keeps status_wr: its POLLERR says the master is gone. */
 		close(m->status_rd);
-		close(m->status_wr);
 		for (i = 0; i < m->n_ls; i++)
 			if (m->ls[i].fd != -1)
 				close(m->ls[i].fd);
-		status_main(m->stat_fd, m->metrics_fd);
+		status_main(m->stat_fd, m->metrics_fd, m->status_wr);
 	}
 	m->status_pid = pid;
 }

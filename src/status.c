@@ -154,10 +154,10 @@ status_serve_http(int lfd)
 }
 
 void
-status_main(int status_fd, int metrics_fd)
+status_main(int status_fd, int metrics_fd, int master_fd)
 {
 	struct sigaction	sa;
-	struct pollfd		pfd[2];
+	struct pollfd		pfd[3];
 	sigset_t		block, waitmask;
 
 	/* What ps(1) and top(1) show, to tell it from the workers. */
@@ -182,8 +182,10 @@ status_main(int status_fd, int metrics_fd)
 	pfd[0].events = POLLIN;
 	pfd[1].fd = metrics_fd;
 	pfd[1].events = POLLIN;
+	pfd[2].fd = master_fd;		/* POLLERR once the master is gone */
+	pfd[2].events = 0;
 	while (!status_stopping) {
-		if (ppoll(pfd, 2, NULL, &waitmask) == -1) {
+		if (ppoll(pfd, 3, NULL, &waitmask) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_warn("status: ppoll");
@@ -195,6 +197,8 @@ status_main(int status_fd, int metrics_fd)
 			status_serve_http(metrics_fd);
 		if ((pfd[0].revents | pfd[1].revents) & (POLLERR | POLLNVAL))
 			_exit(0);	/* the listener was shut down: stopping */
+		if (pfd[2].revents & (POLLERR | POLLHUP | POLLNVAL))
+			_exit(0);	/* the master is gone */
 	}
 	_exit(0);
 }

@@ -11,10 +11,13 @@
 #include <stddef.h>
 
 /*
- * Serves until SIGTERM; never returns.  status_fd and metrics_fd are
- * listening sockets (non-blocking), either may be -1.
+ * Serves until SIGTERM, or until master_fd (the write end of the
+ * master's status pipe) reports that its reader, the master, is gone;
+ * never returns.  status_fd and metrics_fd are listening sockets
+ * (non-blocking), either may be -1.
  */
-void	status_main(int status_fd, int metrics_fd) __attribute__((noreturn));
+void	status_main(int status_fd, int metrics_fd, int master_fd)
+	    __attribute__((noreturn));
 
 /*
  * Answers one HTTP request (the bytes read so far, len of them) into out
