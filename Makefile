@@ -192,6 +192,17 @@ check: check-unit check-integration
 check-unit: check-deps tests/unit/check_lmtpd
 	tests/unit/check_lmtpd
 
+# The fault suite (tests/faults): FAULT_SCALE=ci (default) or full.
+FAULT_SCALE ?= ci
+check-faults: lmtpd tests/faults/libfaultshim.so
+	FAULT_SCALE=$(FAULT_SCALE) $(PYTHON) tests/faults/run.py ./lmtpd
+
+# An LD_PRELOAD library for the fault suite; never sanitized: it must not
+# come before the sanitizer runtime.
+tests/faults/libfaultshim.so: tests/faults/shim.c
+	$(Q_LD)$(CC) -std=c11 -O2 -Wall -Wextra -shared -fPIC -o $@ \
+	    tests/faults/shim.c -ldl
+
 check-integration: lmtpd
 	$(PYTHON) tests/integration/test_lmtpd.py ./lmtpd
 	$(PYTHON) tests/integration/test_pool.py ./lmtpd
@@ -250,7 +261,7 @@ uninstall:
 clean:
 	rm -f lmtpd etc/lmtpd.service etc/lmtpd.socket .build-flags src/*.o \
 	    src/*.d src/liblmtpd.a tests/unit/*.o tests/unit/*.d \
-	    tests/unit/check_lmtpd
+	    tests/unit/check_lmtpd tests/faults/libfaultshim.so
 	rm -rf run
 
 distclean: clean
@@ -286,7 +297,8 @@ fuzz: fuzz/fuzz_lmtp
 	else \
 	    echo "fuzz: FAILED, the input is in $$work"; exit 1; fi
 
-.PHONY: all run check check-deps check-unit check-integration deps install \
+.PHONY: all run check check-deps check-unit check-integration check-faults \
+	deps install \
 	uninstall \
 	clean distclean fuzz
 
