@@ -182,6 +182,16 @@ run: lmtpd
 	    "mail in $(RUN_DIR)/mail (Ctrl-C stops)"
 	./lmtpd -f -c $(RUN_DIR)/lmtpd.conf
 
+# The benchmark (bench/README.md): as root; apt-get installs what it needs.
+# A full run takes about 20 minutes; BENCH_ARGS=--quick is a smoke test.
+BENCH_ARGS =
+bench: lmtpd
+	$(CC) -std=c11 -O2 -Wall -Wextra -o bench/limit bench/limit.c
+	$(PYTHON) bench/run.py --install --lmtpd ./lmtpd --limit bench/limit \
+	    --command "make bench BENCH_ARGS='$(BENCH_ARGS)'" $(BENCH_ARGS)
+
+.PHONY: bench
+
 check-deps:
 	@if [ "$(HAVE_CHECK)" != yes ]; then \
 	    echo "make check needs the Check framework:" \
