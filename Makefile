@@ -113,6 +113,7 @@ UNIT_SRCS = \
 	tests/unit/test_template.c \
 	tests/unit/test_trace.c \
 	tests/unit/test_userdb.c \
+	tests/unit/test_util.c \
 	tests/unit/testutil.c
 UNIT_OBJS = $(UNIT_SRCS:.c=.o)
 

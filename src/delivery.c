@@ -93,7 +93,7 @@ make_queue_id(char *out, size_t cap)
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	snprintf(out, cap, "%08lX%05lX%lX%X", (unsigned long)now.tv_sec,
-	    (unsigned long)(now.tv_nsec / 1000), (unsigned long)getpid(),
+	    (unsigned long)(now.tv_nsec / 1000), (unsigned long)util_getpid(),
 	    counter++ & 0xfff);
 }
 
@@ -135,6 +135,44 @@ delivery_reset(struct delivery *d)
 }
 
 /*
+ * statvfs of path, remembered for a second: MAIL and every RCPT ask.
+ * Only far from the reserve is the memo good enough (space_short): near
+ * it, every question is asked afresh.
+ */
+#define SPACE_MEMO_SLOTS	4
+
+static struct {
+	char		path[PATH_MAX];
+	time_t		at;
+	uint64_t	avail;
+} space_memo[SPACE_MEMO_SLOTS];
+static unsigned	space_memo_next;
+
+static int
+space_recent(const char *path, bool fresh, uint64_t *avail_out)
+{
+	time_t		now = time(NULL);
+	unsigned	i;
+
+	for (i = 0; i < SPACE_MEMO_SLOTS && !fresh; i++) {
+		if (space_memo[i].at != now ||
+		    strcmp(space_memo[i].path, path) != 0)
+			continue;
+		*avail_out = space_memo[i].avail;
+		return 0;
+	}
+	if (space_available(path, avail_out) == -1)
+		return -1;
+	i = space_memo_next++ % SPACE_MEMO_SLOTS;
+	if (util_strlcpy(space_memo[i].path, path,
+	    sizeof(space_memo[i].path)) == -1)
+		return 0;
+	space_memo[i].at = now;
+	space_memo[i].avail = *avail_out;
+	return 0;
+}
+
+/*
  * min_free_space at path for need more octets.  A statvfs that fails
  * says nothing about the space: the delivery will tell.
  */
@@ -142,11 +180,16 @@ static bool
 space_short(const struct conf *conf, const char *path, uint64_t need,
     char *why, size_t cap)
 {
-	uint64_t	avail;
+	uint64_t	avail, margin;
 
 	if (conf->min_free_space == 0)
 		return false;
-	if (space_available(path, &avail) == -1)
+	margin = conf->min_free_space > UINT64_MAX / 2 ? UINT64_MAX :
+	    2 * conf->min_free_space;
+	if (space_recent(path, false, &avail) == -1)
+		return false;
+	if (!space_enough(avail, margin, need) &&
+	    space_recent(path, true, &avail) == -1)
 		return false;
 	if (space_enough(avail, conf->min_free_space, need))
 		return false;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 static const char	*log_ident = "lmtpd";
 static bool		 log_to_stderr = true;
@@ -152,7 +153,7 @@ log_json_begin(struct log_line *l, int prio)
 	    "\"ident\":", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 	    tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 	log_json_string(l, log_ident);
-	log_put(l, ",\"pid\":%ld,\"level\":\"%s\"", (long)getpid(),
+	log_put(l, ",\"pid\":%ld,\"level\":\"%s\"", (long)util_getpid(),
 	    log_level_name(prio));
 }
 
@@ -172,7 +173,7 @@ log_write(int prio, const struct log_line *l)
 			fprintf(stderr, "%s\n", l->text);
 		else
 			fprintf(stderr, "%s[%ld]: %s\n", log_ident,
-			    (long)getpid(), l->text);
+			    (long)util_getpid(), l->text);
 		fflush(stderr);
 	} else
 		syslog(prio, "%s", l->text);

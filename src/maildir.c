@@ -226,7 +226,7 @@ maildir_unique_name(char *out, size_t cap, long sec, long usec,
 	assert(host != NULL);
 	counter++;
 	n = snprintf(out, cap, "%ld.M%ldP%ldQ%lu.", sec, usec,
-	    (long)getpid(), counter);
+	    (long)util_getpid(), counter);
 	if (n < 0 || (size_t)n >= cap)
 		goto toolong;
 	len = (size_t)n;

@@ -10,7 +10,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <poll.h>
@@ -511,14 +510,33 @@ session_timeout(struct session *s)
 	lmtp_close(s->lmtp, "4.4.2", "timeout, closing");
 }
 
+/*
+ * RFC 2920 §3.2: the input ran dry, so send what is pending, then wait
+ * for want until the deadline.  Returns -1 when the session cannot go on.
+ */
+static int
+session_answer_and_wait(struct session *s, short want)
+{
+	int	ready;
+
+	if (session_flush(s) == -1)
+		return -1;
+	ready = session_wait(s, want, s->deadline_ms - now_ms());
+	if (ready == 0)
+		session_timeout(s);
+	else if (ready == -1 && errno != EINTR) {
+		log_warn("poll");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 session_loop(struct session *s)
 {
 	ssize_t	n;
 	size_t	pending;
 	bool	was_in_data;
-	int	ready;
-	short	want;
 
 	for (;;) {
 		if (lmtp_finished(s->lmtp) || s->dead)
@@ -543,6 +561,17 @@ session_loop(struct session *s)
 			lmtp_output(s->lmtp, &pending);
 			if (pending > SESSION_OUTPUT_HIGH)
 				session_flush(s);
+			/*
+			 * A short read has most likely drained the socket:
+			 * answer and wait now, without the read that would
+			 * only say EAGAIN.  (Not under TLS: records may wait
+			 * in its buffer.)
+			 */
+			if (s->tls == NULL && (size_t)n < SESSION_READ_SIZE &&
+			    !lmtp_finished(s->lmtp) && !s->dead &&
+			    !*s->stopping &&
+			    session_answer_and_wait(s, POLLIN) == -1)
+				break;
 			continue;
 		}
 		if (n == 0) {
@@ -566,16 +595,12 @@ session_loop(struct session *s)
 		 * the read above returns buffered records first, so WANT_READ
 		 * means SSL_pending is 0 too.)
 		 */
-		want = s->want;
-		if (session_flush(s) == -1)
+		/*
+		 * Under TLS the read above returns buffered records first, so
+		 * WANT_READ means SSL_pending is 0 too.
+		 */
+		if (session_answer_and_wait(s, s->want) == -1)
 			break;
-		ready = session_wait(s, want, s->deadline_ms - now_ms());
-		if (ready == 0) {
-			session_timeout(s);
-		} else if (ready == -1 && errno != EINTR) {
-			log_warn("poll");
-			break;
-		}
 	}
 	if (lmtp_closed_for_errors(s->lmtp))
 		log_info("too many errors from %s (max_bad_commands %u), "
@@ -616,8 +641,6 @@ session_run(int fd, const struct sockaddr *peer, socklen_t peer_len,
 	struct lmtp_limits	limits;
 
 	memset(&s, 0, sizeof(s));
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
-		log_warn("fcntl O_NONBLOCK");
 	s.fd = fd;
 	s.conf = conf;
 	s.waitmask = waitmask;

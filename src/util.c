@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <sysexits.h>
 #include <stdint.h>
@@ -160,4 +161,26 @@ util_write_all(int fd, const void *p, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+static pid_t	util_pid;
+
+static void
+util_pid_forget(void)
+{
+	util_pid = 0;
+}
+
+pid_t
+util_getpid(void)
+{
+	static bool	registered;
+
+	if (!registered) {
+		(void)pthread_atfork(NULL, NULL, util_pid_forget);
+		registered = true;
+	}
+	if (util_pid == 0)
+		util_pid = getpid();
+	return util_pid;
 }

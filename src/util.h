@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
@@ -33,5 +34,11 @@ int	 util_strlcpy(char *dst, const char *src, size_t cap);
  * (QMD: every write is checked).  Returns 0, or -1 with errno.  Blocks.
  */
 int	 util_write_all(int fd, const void *p, size_t n);
+/*
+ * getpid(2), asked once per process: forgotten in every child fork(3)
+ * makes (pthread_atfork), so a child never sees its parent's.  Log lines
+ * and Maildir names ask for it several times per message.
+ */
+pid_t	 util_getpid(void);
 
 #endif

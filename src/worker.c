@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * worker: one prefork child.  Sleeps in ppoll() on every listener (and on
- * the status pipe, whose POLLERR says the master is gone), accepts one
- * connection at a time and hands it to session_run().  SIGTERM, SIGINT and
- * SIGUSR1 stay blocked except inside ppoll(), so a flag is only ever set
- * while waiting, never mid-delivery.  Leaves by _exit(): the master's
- * atexit handlers (pid file, ...) are not the child's to run.
+ * worker: one prefork child.  Sleeps in epoll_pwait() on every listener
+ * (EPOLLEXCLUSIVE: a new connection wakes one idle child, not all of
+ * them) and on the status pipe, whose EPOLLERR says the master is gone;
+ * accepts one connection at a time and hands it to session_run().
+ * SIGTERM, SIGINT and SIGUSR1 stay blocked except inside the wait, so a
+ * flag is only ever set while waiting, never mid-delivery.  Leaves by
+ * _exit(): the master's atexit handlers (pid file, ...) are not the
+ * child's to run.
  */
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
@@ -41,6 +44,7 @@ static void	worker_signal(int);
 static void	worker_signals(sigset_t *);
 static bool	worker_report(int, int);
 static void	worker_exit(const char *) __attribute__((noreturn));
+static int	worker_epoll(const struct listener *, size_t, int);
 
 static void
 worker_signal(int sig)
@@ -96,7 +100,7 @@ worker_report(int status_fd, int state)
 	ssize_t			w;
 
 	memset(&st, 0, sizeof(st));
-	st.pid = getpid();
+	st.pid = util_getpid();
 	st.state = state;
 	do
 		w = write(status_fd, &st, sizeof(st));
@@ -115,32 +119,62 @@ worker_exit(const char *why)
 	_exit(0);
 }
 
+/*
+ * An epoll set of the listeners (data: their index) and the status pipe
+ * (data: n; no events asked, EPOLLERR and EPOLLHUP come anyway).  Exits
+ * on failure: a child that cannot wait cannot serve.
+ */
+static int
+worker_epoll(const struct listener *ls, size_t n, int status_fd)
+{
+	struct epoll_event	ev;
+	size_t			i;
+	int			epfd;
+
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd == -1) {
+		log_warn("epoll_create1");
+		_exit(EX_OSERR);
+	}
+	for (i = 0; i <= n; i++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.data.u64 = i;
+		ev.events = i < n ? EPOLLIN | EPOLLEXCLUSIVE : 0;
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, i < n ? ls[i].fd : status_fd,
+		    &ev) == 0)
+			continue;
+		/* Kernels before 4.5 know no EPOLLEXCLUSIVE: all wake. */
+		ev.events &= ~(uint32_t)EPOLLEXCLUSIVE;
+		if (i < n && errno == EINVAL && epoll_ctl(epfd, EPOLL_CTL_ADD,
+		    ls[i].fd, &ev) == 0)
+			continue;
+		log_warn("epoll_ctl");
+		_exit(EX_OSERR);
+	}
+	return epfd;
+}
+
 void
 worker_main(const struct conf *conf, const struct listener *ls, size_t n,
     int status_fd)
 {
 	struct sockaddr_storage	 ss;
-	struct pollfd		*pfds;
+	struct epoll_event	*evs;
 	struct timespec		 pause = { WORKER_ACCEPT_PAUSE, 0 };
 	sigset_t		 waitmask;
 	socklen_t		 sslen;
 	pid_t			 master;
 	size_t			 i, k, next = 0;
 	unsigned long		 served = 0;
-	bool			 orphan;
-	int			 fd, on = 1, state = 0, r;
+	bool			 orphan, *ready;
+	int			 fd, on = 1, state = 0, r, epfd;
 
 	worker_signals(&waitmask);
 	master = getppid();
 
-	/* pfds[n] watches the status pipe: POLLERR once no reader is left. */
-	pfds = xcalloc(n + 1, sizeof(*pfds));
-	for (i = 0; i < n; i++) {
-		pfds[i].fd = ls[i].fd;
-		pfds[i].events = POLLIN;
-	}
-	pfds[n].fd = status_fd;
-	pfds[n].events = 0;
+	epfd = worker_epoll(ls, n, status_fd);
+	evs = xcalloc(n + 1, sizeof(*evs));
+	ready = xcalloc(n, sizeof(*ready));
 
 	for (;;) {
 		if (worker_stopping)
@@ -155,21 +189,25 @@ worker_main(const struct conf *conf, const struct listener *ls, size_t n,
 			state = WORKER_IDLE;
 		}
 
-		r = ppoll(pfds, n + 1, NULL, &waitmask);
+		r = epoll_pwait(epfd, evs, (int)n + 1, -1, &waitmask);
 		if (r == -1) {
 			if (errno != EINTR) {
-				log_warn("ppoll");
+				log_warn("epoll_pwait");
 				_exit(EX_OSERR);
 			}
 			continue;
 		}
-		if (pfds[n].revents & (POLLERR | POLLHUP | POLLNVAL))
-			worker_exit("master gone");
+		memset(ready, 0, n * sizeof(*ready));
+		for (k = 0; k < (size_t)r; k++) {
+			if (evs[k].data.u64 == n)
+				worker_exit("master gone");
+			ready[evs[k].data.u64] = true;
+		}
 
 		/* Take turns, so one busy listener cannot starve another. */
 		for (k = 0; k < n; k++) {
 			i = (next + k) % n;
-			if (pfds[i].revents & (POLLIN | POLLERR | POLLHUP))
+			if (ready[i])
 				break;
 		}
 		if (k == n)

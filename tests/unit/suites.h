@@ -30,5 +30,6 @@ Suite	*status_suite(void);
 Suite	*template_suite(void);
 Suite	*trace_suite(void);
 Suite	*userdb_suite(void);
+Suite	*util_suite(void);
 
 #endif
