@@ -139,10 +139,11 @@ delivery_reset(struct delivery *d)
  * Only far from the reserve is the memo good enough (space_short): near
  * it, every question is asked afresh.
  */
-#define SPACE_MEMO_SLOTS	4
+#define SPACE_MEMO_SLOTS	16	/* a transaction's Maildirs, say */
+#define SPACE_MEMO_PATH		256	/* longer paths are not remembered */
 
 static struct {
-	char		path[PATH_MAX];
+	char		path[SPACE_MEMO_PATH];
 	time_t		at;
 	uint64_t	avail;
 } space_memo[SPACE_MEMO_SLOTS];
