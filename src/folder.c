@@ -333,7 +333,7 @@ subs_lock(const char *maildir)
 {
 	char		path[PATH_MAX];
 	struct stat	fst, pst;
-	int		fd, n, tries, saved;
+	int		fd, n, tries;
 
 	n = snprintf(path, sizeof(path), "%s/%s", maildir, FOLDER_SUBS_FILE);
 	if (n < 0 || (size_t)n >= sizeof(path)) {
@@ -362,10 +362,7 @@ subs_lock(const char *maildir)
 	return -1;
 
 fail:
-	saved = errno;
-	(void)close(fd);
-	errno = saved;
-	return -1;
+	return util_close_failing(fd);
 }
 
 /* The line so far is m->want. */
@@ -491,7 +488,7 @@ create(const char *maildir, const char *name, const struct folder_rules *r,
 	char		marker[PATH_MAX];
 	struct stat	st;
 	unsigned	n_folders;
-	int		fd, mfd, n, saved;
+	int		fd, mfd, n;
 
 	if (maildir_create(maildir) == -1)
 		return -1;
@@ -552,10 +549,7 @@ done:
 	return 0;
 
 fail:
-	saved = errno;
-	(void)close(fd);
-	errno = saved;
-	return -1;
+	return util_close_failing(fd);
 }
 
 int

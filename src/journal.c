@@ -94,7 +94,7 @@ static int
 open_locked(const char *path, int flags, int op, struct stat *st_out)
 {
 	struct stat	pst;
-	int		fd, tries, saved;
+	int		fd, tries;
 
 	for (tries = 0; tries < JOURNAL_OPEN_TRIES; tries++) {
 		/*
@@ -131,10 +131,7 @@ open_locked(const char *path, int flags, int op, struct stat *st_out)
 	return -1;
 
 fail:
-	saved = errno;
-	(void)close(fd);
-	errno = saved;
-	return -1;
+	return util_close_failing(fd);
 }
 
 static void
@@ -414,7 +411,7 @@ journal_add(const char *maildir, const unsigned char key[JOURNAL_KEY_LEN],
 	struct stat	st;
 	size_t		nlen, len = 0;
 	ssize_t		w;
-	int		fd, n, saved;
+	int		fd, n;
 
 	assert(name != NULL);
 	if (window == 0)
@@ -475,8 +472,5 @@ journal_add(const char *maildir, const unsigned char key[JOURNAL_KEY_LEN],
 	return close(fd);
 
 fail:
-	saved = errno;
-	(void)close(fd);
-	errno = saved;
-	return -1;
+	return util_close_failing(fd);
 }

@@ -335,7 +335,7 @@ read_file(const char *maildir, const struct quota_limit *limit, time_t now,
 	struct stat		 st;
 	size_t			 len = 0, n_lines;
 	ssize_t			 n;
-	int			 fd, saved;
+	int			 fd;
 
 	*state = QUOTA_RECALC;
 	if (path_join(path, sizeof(path), maildir, QUOTA_FILE) == -1)
@@ -407,10 +407,7 @@ read_file(const char *maildir, const struct quota_limit *limit, time_t now,
 	return 0;
 
 fail:
-	saved = errno;
-	(void)close(fd);
-	errno = saved;
-	return -1;
+	return util_close_failing(fd);
 }
 
 /*
@@ -668,7 +665,7 @@ quota_add(const char *maildir, const struct quota_limit *limit,
 	char		path[PATH_MAX], line[48];
 	struct stat	st;
 	ssize_t		w;
-	int		fd, n, saved;
+	int		fd, n;
 
 	if (!quota_is_set(limit) || (bytes == 0 && messages == 0))
 		return 0;
@@ -713,8 +710,5 @@ quota_add(const char *maildir, const struct quota_limit *limit,
 	return close(fd);
 
 fail:
-	saved = errno;
-	(void)close(fd);
-	errno = saved;
-	return -1;
+	return util_close_failing(fd);
 }

@@ -184,3 +184,13 @@ util_getpid(void)
 		util_pid = getpid();
 	return util_pid;
 }
+
+int
+util_close_failing(int fd)
+{
+	int	saved = errno;
+
+	(void)close(fd);
+	errno = saved;
+	return -1;
+}

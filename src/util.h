@@ -34,6 +34,8 @@ int	 util_strlcpy(char *dst, const char *src, size_t cap);
  * (QMD: every write is checked).  Returns 0, or -1 with errno.  Blocks.
  */
 int	 util_write_all(int fd, const void *p, size_t n);
+/* For error paths: closes fd, keeping errno as it was; returns -1. */
+int	 util_close_failing(int fd);
 /*
  * getpid(2), asked once per process: forgotten in every child fork(3)
  * makes (pthread_atfork), so a child never sees its parent's.  Log lines
