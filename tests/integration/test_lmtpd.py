@@ -212,7 +212,11 @@ class Client:
         self.buf = b""
         self.greeting = None
         if greet:
-            self.greeting = self.reply()
+            try:
+                self.greeting = self.reply()
+            except BaseException:
+                self.sock.close()
+                raise
 
     def local_port(self):
         return self.sock.getsockname()[1]
