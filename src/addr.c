@@ -566,3 +566,21 @@ addr_utf8_valid(const char *s, size_t len)
 	}
 	return true;
 }
+
+enum addr_status
+addr_parse_mailbox(const char *text, int flags, struct addr *out)
+{
+	char			path[ADDR_PATH_MAX + 1];
+	size_t			len = strlen(text), end;
+	enum addr_status	st;
+
+	if (len + 2 > ADDR_PATH_MAX)
+		return ADDR_TOO_LONG;
+	path[0] = '<';
+	memcpy(path + 1, text, len);
+	path[len + 1] = '>';
+	st = addr_parse_path(path, len + 2, flags, out, &end);
+	if (st == ADDR_OK && end != len + 2)
+		return ADDR_SYNTAX;
+	return st;
+}

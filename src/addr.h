@@ -55,6 +55,14 @@ enum {
 enum addr_status addr_parse_path(const char *s, size_t len, int flags,
 		    struct addr *out, size_t *end_out);
 
+/*
+ * Parses a mailbox written without brackets ("user@example.org", as in a
+ * configuration file or on a command line) as the whole path <text>.
+ * ADDR_TOO_LONG when it cannot be one; ADDR_SYNTAX when anything follows.
+ */
+enum addr_status addr_parse_mailbox(const char *text, int flags,
+		    struct addr *out);
+
 enum addr_local_status {
 	ADDR_LOCAL_SAFE,
 	ADDR_LOCAL_EMPTY,

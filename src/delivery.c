@@ -716,16 +716,10 @@ delivery_explain(const struct conf *conf, const char *address,
 	struct lmtp_reply	 r;
 	struct addr		 a;
 	enum recipient_status	 st;
-	char			 path[ADDR_PATH_MAX + 3], why[PATH_MAX + 256];
-	char			 dir[PATH_MAX];
-	size_t			 end;
-	int			 n;
+	char			 why[PATH_MAX + 256], dir[PATH_MAX];
 	unsigned		 code;
 
-	n = snprintf(path, sizeof(path), "<%s>", address);
-	if (n < 0 || (size_t)n >= sizeof(path) || addr_parse_path(path,
-	    (size_t)n, ADDR_ALLOW_UTF8, &a, &end) != ADDR_OK ||
-	    end != (size_t)n) {
+	if (addr_parse_mailbox(address, ADDR_ALLOW_UTF8, &a) != ADDR_OK) {
 		fprintf(out, "%s: not an address\n", address);
 		return 0;
 	}

@@ -151,22 +151,6 @@ lda_finish(struct lda_input *in)
 	return 0;
 }
 
-static int
-lda_parse(const char *text, int flags, struct addr *a)
-{
-	char	path[ADDR_PATH_MAX + 3];
-	size_t	end;
-	int	n;
-
-	n = snprintf(path, sizeof(path), "<%s>", text);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -1;
-	if (addr_parse_path(path, (size_t)n, flags, a, &end) != ADDR_OK ||
-	    end != (size_t)n)
-		return -1;
-	return 0;
-}
-
 static void
 lda_usage(void)
 {
@@ -237,8 +221,8 @@ lda_main(int argc, char *argv[], const char *conf_default)
 		lda_usage();
 		return EX_USAGE;
 	}
-	if (sender[0] != '\0' && lda_parse(sender, ADDR_ALLOW_UTF8, &from) ==
-	    -1) {
+	if (sender[0] != '\0' && addr_parse_mailbox(sender, ADDR_ALLOW_UTF8,
+	    &from) != ADDR_OK) {
 		fprintf(stderr, "lmtpd: '%s' is not a sender address\n",
 		    sender);
 		return EX_USAGE;
@@ -273,8 +257,8 @@ lda_main(int argc, char *argv[], const char *conf_default)
 		goto out;
 	}
 	for (i = 0, accepted = 0; i < n_to; i++) {
-		if (lda_parse(argv[optind + i], ADDR_ALLOW_UTF8, &to[i]) ==
-		    -1) {
+		if (addr_parse_mailbox(argv[optind + i], ADDR_ALLOW_UTF8,
+		    &to[i]) != ADDR_OK) {
 			fprintf(stderr, "lmtpd: '%s' is not an address\n",
 			    argv[optind + i]);
 			ex = ex == 0 ? EX_USAGE : ex;

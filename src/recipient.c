@@ -61,12 +61,6 @@ static enum recipient_status resolve_mailbox(const struct conf *,
 static enum recipient_status resolve_postmaster(const struct conf *,
 			    struct recipient *, char *, size_t);
 
-static bool
-is_local_domain(const struct conf *conf, const char *domain)
-{
-	return conf_domain_is_local(conf, domain);
-}
-
 /*
  * Expands a template into r->maildir.  A template that does not expand
  * was conf_load's (or userdb's) to refuse; ENAMETOOLONG is the address's
@@ -214,7 +208,7 @@ resolve_mailbox(const struct conf *conf, const struct addr *a,
 	    sizeof(domain)) == -1)
 		return RECIPIENT_BAD_DOMAIN;
 	util_lower(domain);
-	if (!is_local_domain(conf, domain))
+	if (!conf_domain_is_local(conf, domain))
 		return RECIPIENT_BAD_DOMAIN;
 
 	if (util_strlcpy(full, a->local, sizeof(full)) == -1)
@@ -292,18 +286,12 @@ static enum recipient_status
 resolve_postmaster(const struct conf *conf, struct recipient *out,
     char *why, size_t cap)
 {
-	char		path[ADDR_PATH_MAX + 1];
 	struct addr	pm;
-	size_t		end;
-	int		n;
 
 	if (conf->postmaster == NULL || conf->postmaster[0] == '\0')
 		return RECIPIENT_NO_POSTMASTER;
-	n = snprintf(path, sizeof(path), "<%s>", conf->postmaster);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return RECIPIENT_NO_POSTMASTER;
-	if (addr_parse_path(path, (size_t)n, ADDR_ALLOW_UTF8, &pm, &end) !=
-	    ADDR_OK || end != (size_t)n)
+	if (addr_parse_mailbox(conf->postmaster, ADDR_ALLOW_UTF8, &pm) !=
+	    ADDR_OK)
 		return RECIPIENT_NO_POSTMASTER;
 	switch (resolve_mailbox(conf, &pm, out, why, cap)) {
 	case RECIPIENT_OK:
@@ -354,15 +342,4 @@ recipient_reply(enum recipient_status st, struct lmtp_reply *r)
 	(void)util_strlcpy(r->esc, recipient_replies[st].esc, sizeof(r->esc));
 	(void)util_strlcpy(r->text, recipient_replies[st].text,
 	    sizeof(r->text));
-}
-
-int
-recipient_expand(const char *tmpl, const char *local, const char *domain,
-    char *out, size_t cap)
-{
-	struct template_vars	v = { .local = local, .domain = domain };
-
-	if (cap > 0)
-		out[0] = '\0';
-	return template_expand(tmpl, &v, out, cap);
 }

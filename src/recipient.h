@@ -60,12 +60,4 @@ const char	*recipient_source_name(enum conf_lookup);
 /* The RCPT reply for a status. */
 void	recipient_reply(enum recipient_status, struct lmtp_reply *);
 
-/*
- * Expands a maildir template: %d domain, %n local part, %u local@domain,
- * %% a percent sign.  Returns 0, or -1 with errno ENAMETOOLONG (too long)
- * or EINVAL (an unknown % sequence).
- */
-int	recipient_expand(const char *tmpl, const char *local,
-	    const char *domain, char *out, size_t cap);
-
 #endif

@@ -16,7 +16,8 @@
 
 /*
  * Serves the connection on fd (already accepted, non-blocking) to its
- * end and closes it.  peer describes the client (NULL or an AF_UNIX address for local).
+ * end and closes it.  peer describes the client (NULL or an AF_UNIX
+ * address for local).
  * The caller keeps SIGTERM (and any signal that should interrupt a wait)
  * blocked; waitmask is the mask to wait under, so those signals are only
  * taken while the session waits for the client.  When *stopping becomes

@@ -61,6 +61,8 @@ template_expand(const char *t, const struct template_vars *v, char *out,
 	size_t	len = 0;
 	bool	ok = true;
 
+	if (cap > 0)
+		out[0] = '\0';
 	if (template_check(t, v->home != NULL ? "dnuh" : "dnu", NULL,
 	    NULL) == -1)
 		return -1;

@@ -27,8 +27,9 @@ int	template_check(const char *t, const char *allowed, char *bad_out,
 
 /*
  * Expands t into out (cap bytes).  Returns 0, or -1 with errno
- * ENAMETOOLONG (too long; out is "") or EINVAL (an unknown sequence, or %h
- * without a home).  The whole template is checked before expanding.
+ * ENAMETOOLONG (too long) or EINVAL (an unknown sequence, or %h without a
+ * home); out is then "" (when cap > 0).  The whole template is checked
+ * before expanding.
  */
 int	template_expand(const char *t, const struct template_vars *,
 	    char *out, size_t cap);

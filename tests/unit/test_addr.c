@@ -454,11 +454,39 @@ END_TEST
 
 #define N(a)	((int)(sizeof(a) / sizeof((a)[0])))
 
+/* A mailbox without brackets, as configuration and command lines write it. */
+START_TEST(test_parse_mailbox)
+{
+	char		long_local[ADDR_PATH_MAX];
+	struct addr	a;
+
+	ck_assert_int_eq(addr_parse_mailbox("Alice@Example.org", 0, &a),
+	    ADDR_OK);
+	ck_assert_str_eq(a.text, "Alice@Example.org");
+	ck_assert_str_eq(a.local, "Alice");
+	ck_assert_str_eq(a.domain, "Example.org");
+	ck_assert_int_eq(addr_parse_mailbox("a@b> SIZE=1", 0, &a),
+	    ADDR_SYNTAX);
+	ck_assert_int_eq(addr_parse_mailbox("no domain", 0, &a), ADDR_SYNTAX);
+	ck_assert_int_eq(addr_parse_mailbox("jos\xc3\xa9@example.org", 0,
+	    &a), ADDR_BAD_UTF8);
+	ck_assert_int_eq(addr_parse_mailbox("jos\xc3\xa9@example.org",
+	    ADDR_ALLOW_UTF8, &a), ADDR_OK);
+	memset(long_local, 'a', sizeof(long_local) - 1);
+	long_local[sizeof(long_local) - 1] = '\0';
+	ck_assert_int_eq(addr_parse_mailbox(long_local, 0, &a), ADDR_TOO_LONG);
+}
+END_TEST
+
 Suite *
 addr_suite(void)
 {
 	Suite	*s = suite_create("addr");
 	TCase	*tc;
+
+	tc = tcase_create("mailbox");
+	tcase_add_test(tc, test_parse_mailbox);
+	suite_add_tcase(s, tc);
 
 	tc = tcase_create("valid");
 	tcase_add_loop_test(tc, test_valid, 0, N(valid));
