@@ -56,8 +56,16 @@ struct delivery {
 	size_t			 cap_rcpts;
 	struct copy		*copies;	/* cap_rcpts of them */
 	size_t			 n_copies;
+	/*
+	 * The body: in the spool, or (first_open) in the first recipient's
+	 * own copy in tmp/, after its header block of body_off octets.
+	 */
 	int			 spool_fd;
-	off_t			 spool_len;
+	off_t			 spool_len;	/* body octets */
+	off_t			 body_off;
+	bool			 first_open;
+	struct maildir_tmp	 first;
+	int			 first_err;	/* its write failed: why */
 	struct sha256		 sha;
 	unsigned char		 digest[SHA256_DIGEST_LEN];
 	struct headers		 headers;
@@ -119,13 +127,35 @@ delivery_free(struct delivery *d)
 	x_free(d);
 }
 
+/* The first recipient's copy, unless delivered, is taken back. */
+static void
+drop_first(struct delivery *d)
+{
+	const struct recipient	*rc;
+	bool			 as_owner;
+
+	if (!d->first_open)
+		return;
+	rc = &d->rcpts[0];
+	as_owner = rc->has_owner && d->first.in_tmp &&
+	    identity_fs_enter(rc->uid, rc->gid) == 0;
+	maildir_tmp_discard(&d->first);
+	if (as_owner)
+		identity_fs_leave();
+	d->first_open = false;
+	d->spool_fd = -1;
+}
+
 void
 delivery_reset(struct delivery *d)
 {
+	drop_first(d);
 	if (d->spool_fd != -1)
 		(void)close(d->spool_fd);
 	d->spool_fd = -1;
 	d->spool_len = 0;
+	d->body_off = 0;
+	d->first_err = 0;
 	d->n_rcpts = 0;
 	d->n_copies = 0;
 	d->queue_id[0] = '\0';
@@ -337,18 +367,103 @@ delivery_spool_len(const struct delivery *d)
 	return d->spool_len;
 }
 
+/* The trace block of rc's copy, written now; its length or -1. */
+static long
+trace_block(const struct delivery *d, const struct recipient *rc,
+    const struct delivery_origin *o, time_t now, char *hdr, size_t cap)
+{
+	struct trace	tr;
+
+	tr = (struct trace){ .sender = d->sender, .recipient =
+	    d->conf->delivered_to ? rc->address : NULL, .helo = o->helo,
+	    .peer = o->peer, .hostname = d->conf->hostname, .queue_id =
+	    d->queue_id, .when = now, .utf8 = d->utf8, .tls = o->tls };
+	return trace_format(&tr, hdr, cap);
+}
+
+/*
+ * The message goes straight into the first recipient's copy in tmp/ when
+ * it goes to the INBOX: the other copies are made from that file, and the
+ * spool, a second pass through the page cache, is not needed.  A file
+ * that cannot be made or written is that copy's failure (first_err), as
+ * it would be at its delivery; the spool then does the work.
+ */
+static void
+open_first(struct delivery *d, const struct delivery_origin *o)
+{
+	const struct recipient	*rc;
+	char			 hdr[DELIVERY_HEADER_MAX];
+	long			 hdr_len;
+	int			 rc_open;
+
+	if (d->n_rcpts == 0 || d->rcpts[0].detail[0] != '\0')
+		return;
+	rc = &d->rcpts[0];
+	/* These fail again at the delivery, which tells why. */
+	hdr_len = trace_block(d, rc, o, time(NULL), hdr, sizeof(hdr));
+	if (hdr_len == -1)
+		return;
+	if (rc->has_owner && identity_fs_enter(rc->uid, rc->gid) == -1)
+		return;
+	rc_open = maildir_tmp_open(&d->first, rc->maildir, d->conf->hostname);
+	if (rc_open == 0 && maildir_tmp_write(&d->first, hdr, (size_t)hdr_len) ==
+	    -1) {
+		maildir_tmp_discard(&d->first);
+		rc_open = -1;
+	}
+	if (rc_open == -1)
+		d->first_err = errno;
+	if (rc->has_owner)
+		identity_fs_leave();
+	if (rc_open == -1)
+		return;
+	d->first_open = true;
+	d->spool_fd = d->first.fd;
+	d->body_off = (off_t)hdr_len;
+}
+
+/*
+ * The first copy could not take the body (its owner's quota, say): that
+ * is its failure alone.  What it holds moves to a spool for the others.
+ */
+static int
+first_to_spool(struct delivery *d, int err)
+{
+	off_t	off = d->body_off;
+	int	fd;
+
+	fd = compat_tmpfile(d->conf->spool_dir);
+	if (fd == -1)
+		return -1;
+	if (compat_copy_range(d->first.fd, &off, fd, d->spool_len) == -1) {
+		util_close_failing(fd);
+		return -1;
+	}
+	drop_first(d);
+	d->spool_fd = fd;
+	d->body_off = 0;
+	d->first_err = err;
+	return 0;
+}
+
 /*
  * The digest that recognises a retried transaction: the sender and every
  * octet of the message.  A second, distinct submission differs at least
  * in the trace fields the client's MTA added.
  */
 int
-delivery_data_begin(struct delivery *d)
+delivery_data_begin(struct delivery *d, const struct delivery_origin *o)
 {
+	drop_first(d);
 	if (d->spool_fd != -1)
 		(void)close(d->spool_fd);
+	d->spool_fd = -1;
 	d->spool_len = 0;
-	d->spool_fd = compat_tmpfile(d->conf->spool_dir);
+	d->body_off = 0;
+	d->first_err = 0;
+	open_first(d, o);
+	if (!d->first_open)
+		d->spool_fd = compat_tmpfile(d->conf->spool_dir);
 	if (d->spool_fd == -1)
 		return -1;
 	sha256_init(&d->sha);
@@ -364,7 +479,12 @@ delivery_data_body(struct delivery *d, const char *p, size_t n)
 	if (d->conf->dedup_window > 0)
 		sha256_update(&d->sha, p, n);
 	headers_feed(&d->headers, p, n);
-	if (util_write_all(d->spool_fd, p, n) == -1)
+	if (d->first_open) {
+		if (maildir_tmp_write(&d->first, p, n) == -1 &&
+		    (first_to_spool(d, errno) == -1 ||
+		    util_write_all(d->spool_fd, p, n) == -1))
+			return -1;
+	} else if (util_write_all(d->spool_fd, p, n) == -1)
 		return -1;
 	d->spool_len += (off_t)n;
 	return 0;
@@ -461,18 +581,48 @@ quota_count(const struct recipient *rc, time_t now, off_t size)
 	return quota_add(rc->maildir, &rc->quota, (int64_t)size, 1);
 }
 
-/* The copy itself, under the recipient's identity. */
-static void
-deliver_as(struct delivery *d, const struct recipient *rc,
-    const struct delivery_origin *o, struct lmtp_reply *r, char *detail,
-    size_t cap, long long *size_out)
+/*
+ * Stores the copy of recipient idx in dir: the first recipient's file
+ * written during the data is delivered as it is; any other copy is a
+ * hard link to an earlier one (delivered_to none) or a new file.
+ */
+static int
+store(struct delivery *d, size_t idx, const char *dir, const char *hdr,
+    long hdr_len, char *name, size_t cap, bool *linked)
 {
 	const struct conf	*conf = d->conf;
+	const struct copy	*prev;
+
+	*linked = false;
+	if (idx == 0 && d->first_open)
+		/* Kept open: the other copies are read from it. */
+		return maildir_tmp_commit(&d->first, d->body_off +
+		    d->spool_len, d->n_rcpts > 1, name, cap);
+	if (idx == 0 && d->first_err != 0) {
+		errno = d->first_err;
+		return -1;
+	}
+	/* One file for every recipient with this owner (delivered_to none). */
+	prev = conf->delivered_to ? NULL : find_copy(d, &d->rcpts[idx]);
+	if (prev != NULL && maildir_link(prev->path, dir, conf->hostname,
+	    (off_t)hdr_len + d->spool_len, name, cap) == 0) {
+		*linked = true;
+		return 0;
+	}
+	return maildir_deliver(dir, conf->hostname, hdr, (size_t)hdr_len,
+	    d->spool_fd, d->body_off, d->spool_len, name, cap);
+}
+
+/* The copy itself, under the recipient's identity. */
+static void
+deliver_as(struct delivery *d, size_t idx, const struct delivery_origin *o,
+    struct lmtp_reply *r, char *detail, size_t cap, long long *size_out)
+{
+	const struct conf	*conf = d->conf;
+	const struct recipient	*rc = &d->rcpts[idx];
 	struct folder_rules	 rules;
 	enum folder_result	 fres;
 	struct quota_usage	 u;
-	struct trace		 tr;
-	const struct copy	*prev;
 	unsigned char		 key[SHA256_DIGEST_LEN];
 	char			 dir[PATH_MAX], name[MAILDIR_NAME_MAX + 8];
 	char			 rel[PATH_MAX + MAILDIR_NAME_MAX];
@@ -480,7 +630,7 @@ deliver_as(struct delivery *d, const struct recipient *rc,
 	time_t			 now = time(NULL);
 	long			 hdr_len;
 	off_t			 size;
-	bool			 found = false, linked = false;
+	bool			 found = false, linked;
 	const char		*folder;
 
 	copy_key(d, rc, key);
@@ -511,11 +661,9 @@ deliver_as(struct delivery *d, const struct recipient *rc,
 	if (fres == FOLDER_USED_CREATED)
 		log_info("%s: created folder %s", d->queue_id, dir);
 
-	tr = (struct trace){ .sender = d->sender, .recipient =
-	    conf->delivered_to ? rc->address : NULL, .helo = o->helo,
-	    .peer = o->peer, .hostname = conf->hostname, .queue_id =
-	    d->queue_id, .when = now, .utf8 = d->utf8, .tls = o->tls };
-	hdr_len = trace_format(&tr, hdr, sizeof(hdr));
+	/* The first copy has its block already, in its file. */
+	hdr_len = idx == 0 && d->first_open ? (long)d->body_off :
+	    trace_block(d, rc, o, now, hdr, sizeof(hdr));
 	if (hdr_len == -1) {
 		set_reply(r, 451, "4.3.0", "temporary local problem");
 		snprintf(detail, cap, "trace header too long");
@@ -537,14 +685,8 @@ deliver_as(struct delivery *d, const struct recipient *rc,
 		}
 	}
 
-	/* One file for every recipient with this owner (delivered_to none). */
-	prev = conf->delivered_to ? NULL : find_copy(d, rc);
-	if (prev != NULL && maildir_link(prev->path, dir, conf->hostname,
-	    size, name, sizeof(name)) == 0)
-		linked = true;
-	if (!linked && maildir_deliver(dir, conf->hostname, hdr,
-	    (size_t)hdr_len, d->spool_fd, d->spool_len, name,
-	    sizeof(name)) == -1) {
+	if (store(d, idx, dir, hdr, hdr_len, name, sizeof(name), &linked) ==
+	    -1) {
 		snprintf(detail, cap, "maildir %s: %s", dir, strerror(errno));
 		maildir_reply_for(errno, conf->quota_bounce, r);
 		return;
@@ -595,7 +737,7 @@ delivery_deliver(struct delivery *d, size_t idx,
 	}
 	if (become(rc, r, detail, cap) == -1)
 		return;
-	deliver_as(d, rc, o, r, detail, cap, size_out);
+	deliver_as(d, idx, o, r, detail, cap, size_out);
 	unbecome(rc);
 }
 

@@ -2,7 +2,7 @@
 /*
  * delivery: one transaction from MAIL to the last copy, for the LMTP
  * session and for LDA mode alike: the free-space guard at MAIL, lookup,
- * quota and space at RCPT, the spool (with its digest and header scan)
+ * quota and space at RCPT, the body (with its digest and header scan)
  * during the data, and per recipient: loop check, duplicate check, folder,
  * quota, the copy (or a hard link), journal, quota update, tmp/ janitor.
  * Knows no sockets; replies come back as struct lmtp_reply.
@@ -56,8 +56,13 @@ const char *delivery_queue_id(const struct delivery *);
 const char *delivery_sender(const struct delivery *);
 off_t	delivery_spool_len(const struct delivery *);
 
-/* Opens the spool (unnamed, in spool_dir).  0, or -1 with errno. */
-int	delivery_data_begin(struct delivery *);
+/*
+ * Opens the file the message is written to: the first recipient's copy
+ * in tmp/ when its copy goes to the INBOX (its trace block, from o,
+ * written first), else a spool (unnamed, in spool_dir).  0, or -1 with
+ * errno.
+ */
+int	delivery_data_begin(struct delivery *, const struct delivery_origin *);
 /* Appends message bytes (LF line ends).  0, or -1 with errno. */
 int	delivery_data_body(struct delivery *, const char *, size_t);
 /*

@@ -274,7 +274,7 @@ lda_main(int argc, char *argv[], const char *conf_default)
 	if (accepted == 0)
 		goto out;
 
-	if (delivery_data_begin(d) == -1) {
+	if (delivery_data_begin(d, &o) == -1) {
 		fprintf(stderr, "lmtpd: spool in %s: %s\n", conf->spool_dir,
 		    strerror(errno));
 		ex = EX_TEMPFAIL;

@@ -36,8 +36,8 @@
  * Test seam for fault injection, deliberately not in maildir.h: only the
  * unit tests declare it.  When set, it is called at each step of a
  * delivery with the step's name ("open", "write", "fsync", "close",
- * "rename", "dirsync"); a non-zero return is an errno value, and the step
- * then fails with it.  "write" fires once the header is in tmp/ (a partial
+ * "rename", "dirsync", and "append" for maildir_tmp_write); a non-zero
+ * return is an errno value, and the step then fails with it.  "write" fires once the header is in tmp/ (a partial
  * file), "close" after the real close.  In the daemon it stays NULL.
  */
 extern int	(*maildir_fault_hook)(const char *step);
@@ -244,6 +244,10 @@ maildir_unique_name(char *out, size_t cap, long sec, long usec,
 		}
 	}
 	/* Maildir++: ",S=<size>" is the size of the file. */
+	if (size < 0) {
+		out[len] = '\0';
+		return 0;
+	}
 	n = snprintf(out + len, cap - len, ",S=%lld", (long long)size);
 	if (n < 0 || (size_t)n >= cap - len)
 		goto toolong;
@@ -323,36 +327,30 @@ made_durable(const char *dir, const char *name, const char *new_path,
 }
 
 int
-maildir_deliver(const char *dir, const char *host, const char *hdr,
-    size_t hdr_len, int body_fd, off_t body_len, char *name_out, size_t cap)
+maildir_tmp_open(struct maildir_tmp *t, const char *dir, const char *host)
 {
-	char		 name[MAILDIR_NAME_MAX];
-	char		 tmp_path[PATH_MAX], new_path[PATH_MAX];
-	off_t		 off;
-	int		 fd, tries, saved;
-	bool		 created = false;
+	struct timespec	ts;
+	int		tries = 0;
+	bool		created = false;
 
-	if (body_len < 0) {
-		errno = EINVAL;
+	t->fd = -1;
+	t->in_tmp = false;
+	if (util_strlcpy(t->dir, dir, sizeof(t->dir)) == -1)
 		return -1;
-	}
-	if ((uintmax_t)hdr_len > (uintmax_t)(MAILDIR_OFF_MAX - body_len)) {
-		errno = EFBIG;
-		return -1;
-	}
-	for (tries = 0;;) {
-		if (fresh_name(dir, host, body_len + (off_t)hdr_len,
-		    name_out != NULL ? cap : 0, name, new_path) == -1 ||
-		    path_join(tmp_path, sizeof(tmp_path), dir, "tmp", name) ==
-		    -1)
+	for (;;) {
+		if (clock_gettime(CLOCK_REALTIME, &ts) == -1 ||
+		    maildir_unique_name(t->base, sizeof(t->base),
+		    (long)ts.tv_sec, ts.tv_nsec / 1000, host, -1) == -1 ||
+		    path_join(t->tmp_path, sizeof(t->tmp_path), dir, "tmp",
+		    t->base) == -1)
 			return -1;
-		if (fault("open") == -1)
-			fd = -1;
-		else
-			fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL |
+		if (fault("open") == 0)
+			t->fd = open(t->tmp_path, O_RDWR | O_CREAT | O_EXCL |
 			    O_NOFOLLOW | O_CLOEXEC, MAILDIR_FILE_MODE);
-		if (fd != -1)
-			break;
+		if (t->fd != -1) {
+			t->in_tmp = true;
+			return 0;
+		}
 		/* Creating the Maildir only here keeps deliveries cheap. */
 		if (errno == ENOENT && !created) {
 			if (maildir_create(dir) == -1)
@@ -365,42 +363,108 @@ maildir_deliver(const char *dir, const char *host, const char *hdr,
 			continue;
 		return -1;
 	}
+}
 
+int
+maildir_tmp_write(struct maildir_tmp *t, const void *p, size_t n)
+{
+	if (fault("append") == -1)
+		return -1;
+	return util_write_all(t->fd, p, n);
+}
+
+void
+maildir_tmp_discard(struct maildir_tmp *t)
+{
+	int	saved = errno;
+
+	if (t->fd != -1)
+		(void)close(t->fd);
+	t->fd = -1;
+	if (t->in_tmp)
+		(void)unlink(t->tmp_path);
+	t->in_tmp = false;
+	errno = saved;
+}
+
+int
+maildir_tmp_commit(struct maildir_tmp *t, off_t size, bool keep_open,
+    char *name_out, size_t cap)
+{
+	char	name[MAILDIR_NAME_MAX + 32];
+	char	new_path[PATH_MAX];
+	int	n, saved;
+
+	n = snprintf(name, sizeof(name), "%s,S=%lld", t->base,
+	    (long long)size);
+	if (n < 0 || (size_t)n >= MAILDIR_NAME_MAX ||
+	    (name_out != NULL && strlen("new/") + (size_t)n >= cap)) {
+		errno = ENAMETOOLONG;
+		goto fail;
+	}
+	if (path_join(new_path, sizeof(new_path), t->dir, "new", name) == -1)
+		goto fail;
 	/* QMD: check every write, the fsync and the close. */
-	if (util_write_all(fd, hdr, hdr_len) == -1 || fault("write") == -1)
-		goto fail_open;
-	off = 0;
-	if (compat_copy_range(body_fd, &off, fd, body_len) == -1)
-		goto fail_open;
-	if (fault("fsync") == -1 || fsync(fd) == -1)
-		goto fail_open;
-	/* The descriptor is gone even when close fails: never retry it. */
-	if (close(fd) == -1 || fault("close") == -1)
-		goto fail_closed;
+	if (fault("fsync") == -1 || fsync(t->fd) == -1)
+		goto fail;
+	if (!keep_open) {
+		/* The descriptor is gone even when close fails: no retry. */
+		n = close(t->fd);
+		t->fd = -1;
+		if (n == -1 || fault("close") == -1)
+			goto fail;
+	}
 	if (fault("rename") == -1)
-		goto fail_closed;
+		goto fail;
 	/*
 	 * ENOENT: new/ is missing from a half-made Maildir (or another
 	 * delivery is making it right now): complete it and try once more.
 	 */
-	if (rename(tmp_path, new_path) == -1 && (errno != ENOENT ||
-	    maildir_create(dir) == -1 || rename(tmp_path, new_path) == -1))
-		goto fail_closed;
+	if (rename(t->tmp_path, new_path) == -1 && (errno != ENOENT ||
+	    maildir_create(t->dir) == -1 ||
+	    rename(t->tmp_path, new_path) == -1))
+		goto fail;
+	t->in_tmp = false;
+	if (made_durable(t->dir, name, new_path, name_out, cap) == -1)
+		goto fail;
+	return 0;
 
-	return made_durable(dir, name, new_path, name_out, cap);
-
-fail_open:
+fail:
 	saved = errno;
-	(void)close(fd);
-	(void)unlink(tmp_path);
+	if (t->in_tmp)
+		(void)unlink(t->tmp_path);
+	t->in_tmp = false;
+	if (!keep_open)
+		maildir_tmp_discard(t);
 	errno = saved;
 	return -1;
+}
 
-fail_closed:
-	saved = errno;
-	(void)unlink(tmp_path);
-	errno = saved;
-	return -1;
+int
+maildir_deliver(const char *dir, const char *host, const char *hdr,
+    size_t hdr_len, int body_fd, off_t body_off, off_t body_len,
+    char *name_out, size_t cap)
+{
+	struct maildir_tmp	t;
+	off_t			off = body_off;
+
+	if (body_len < 0 || body_off < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((uintmax_t)hdr_len > (uintmax_t)(MAILDIR_OFF_MAX - body_len)) {
+		errno = EFBIG;
+		return -1;
+	}
+	if (maildir_tmp_open(&t, dir, host) == -1)
+		return -1;
+	if (util_write_all(t.fd, hdr, hdr_len) == -1 || fault("write") == -1 ||
+	    compat_copy_range(body_fd, &off, t.fd, body_len) == -1) {
+		maildir_tmp_discard(&t);
+		return -1;
+	}
+	return maildir_tmp_commit(&t, (off_t)hdr_len + body_len, false,
+	    name_out, cap);
 }
 
 int

@@ -10,6 +10,7 @@
 #define LMTPD_MAILDIR_H
 
 #include <stdbool.h>
+#include <limits.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -32,23 +33,61 @@ int	maildir_sync_dir(const char *path);
 /*
  * Fills out (cap bytes) with a unique name of the Maildir spec's modern
  * form, "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>", '/' and ':' in host
- * escaped as \057 and \072.  n is a per-process counter.  Returns 0, or -1
- * with errno ENAMETOOLONG.
+ * escaped as \057 and \072; no ",S=" when size is negative.  n is a
+ * per-process counter.  Returns 0, or -1 with errno ENAMETOOLONG.
  */
 int	maildir_unique_name(char *out, size_t cap, long sec, long usec,
 	    const char *host, off_t size);
 
 /*
+ * A copy being written in tmp/: maildir_tmp_open makes the file, the
+ * caller writes it through fd, and maildir_tmp_commit delivers it (or
+ * maildir_tmp_discard takes it back).  The tmp/ name has no ",S=": the
+ * size is known only at the commit, which adds it to the name in new/.
+ */
+struct maildir_tmp {
+	int	fd;			/* -1 once closed */
+	bool	in_tmp;			/* tmp/<base> is ours to remove */
+	char	dir[PATH_MAX];
+	char	base[MAILDIR_NAME_MAX];	/* the unique name, no ",S=" */
+	char	tmp_path[PATH_MAX];
+};
+
+/*
+ * Creates tmp/<unique> in the Maildir dir (O_EXCL, 0600, open for reading
+ * and writing), creating the Maildir if needed.  host names the file.
+ * Returns 0, or -1 with errno and nothing created.
+ */
+int	maildir_tmp_open(struct maildir_tmp *, const char *dir,
+	    const char *host);
+
+/* Appends n octets at p to the file.  0, or -1 with errno. */
+int	maildir_tmp_write(struct maildir_tmp *, const void *p, size_t n);
+
+/*
+ * Delivers the file of size octets: fsync, close (unless keep_open, when
+ * fd stays open for reading), rename into new/ as "<base>,S=<size>",
+ * fsync new/.  Returns 0 with "new/<name>" in name_out (cap bytes), or
+ * -1 with errno and nothing left in tmp/ or new/; the descriptor is then
+ * closed too, unless keep_open.
+ */
+int	maildir_tmp_commit(struct maildir_tmp *, off_t size, bool keep_open,
+	    char *name_out, size_t cap);
+
+/* Closes the file if open, and removes it from tmp/ if it is there. */
+void	maildir_tmp_discard(struct maildir_tmp *);
+
+/*
  * Delivers hdr (hdr_len bytes) followed by body_len bytes of body_fd (read
- * from offset 0 with pread or copy_file_range; its file offset is not
- * used) into the Maildir dir, creating the Maildir if needed.  host names
+ * from offset body_off with pread or copy_file_range; its file offset is
+ * not used) into the Maildir dir, creating the Maildir if needed.  host names
  * the file.  On success returns 0 and copies "new/<name>" into name_out
  * (cap bytes).  On failure returns -1 with errno set and nothing left in
  * tmp/ or new/.  Blocks on disk I/O.
  */
 int	maildir_deliver(const char *dir, const char *host, const char *hdr,
-	    size_t hdr_len, int body_fd, off_t body_len, char *name_out,
-	    size_t cap);
+	    size_t hdr_len, int body_fd, off_t body_off, off_t body_len,
+	    char *name_out, size_t cap);
 
 /*
  * Delivers the complete, synced file src into the Maildir dir once more,

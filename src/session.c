@@ -131,12 +131,21 @@ hook_rcpt(void *ctx, const struct addr *to, struct lmtp_reply *r)
 		log_reject(s, "RCPT", to->text, r, why);
 }
 
+/* Where the message came from, for its Received line. */
+static struct delivery_origin
+origin(const struct session *s)
+{
+	return (struct delivery_origin){ .helo = lmtp_client_name(s->lmtp),
+	    .peer = s->peer, .tls = s->tls != NULL };
+}
+
 static void
 hook_data_begin(void *ctx, struct lmtp_reply *r)
 {
-	struct session	*s = ctx;
+	struct session		*s = ctx;
+	struct delivery_origin	 o = origin(s);
 
-	if (delivery_data_begin(s->d) == -1) {
+	if (delivery_data_begin(s->d, &o) == -1) {
 		log_warn("%s: cannot create a spool file in %s",
 		    delivery_queue_id(s->d), s->conf->spool_dir);
 		set_reply(r, 451, "4.3.0", "temporary local problem");
@@ -217,9 +226,7 @@ hook_deliver(void *ctx, size_t idx, const struct addr *to,
 		    "lost connection before delivery");
 		return;
 	}
-	o.helo = lmtp_client_name(s->lmtp);
-	o.peer = s->peer;
-	o.tls = s->tls != NULL;
+	o = origin(s);
 	delivery_deliver(s->d, idx, &o, r, detail, sizeof(detail), &size);
 	log_result(s, rcpt, to, size, r, detail);
 }

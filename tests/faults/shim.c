@@ -24,6 +24,9 @@
  *	  rename           rename(2), renameat(2), by either path
  *	  link             link(2), linkat(2), by the new path
  *	  open             open(2), openat(2) that may create or write
+ * LMTPD_SHIM_MATCH=text
+ *	Only paths that contain text are counted and failed (the journal,
+ *	"lmtpd-dedup", say).
  * LMTPD_SHIM_SHARED=1
  *	The counters live in a shared mapping made at load, so every process
  *	forked from the loaded one counts together ("every Nth in the whole
@@ -101,6 +104,7 @@ static unsigned long	 shim_every[OP_N];	/* 0: never fail */
 static int		 shim_errno[OP_N];
 static bool		 shim_any;		/* some shim_every set */
 static bool		 shim_log;
+static char		 shim_match[PATH_MAX];
 static char		 shim_root[PATH_MAX];
 static size_t		 shim_root_len;
 static char		 shim_real_root[PATH_MAX];	/* realpath of it */
@@ -297,6 +301,9 @@ shim_init(void)
 		if (e != NULL)
 			parse_fail(e);
 	}
+	e = getenv("LMTPD_SHIM_MATCH");
+	if (e != NULL && strlen(e) < sizeof(shim_match))
+		strcpy(shim_match, e);
 	e = getenv("LMTPD_SHIM_SHARED");
 	if (shim_any && e != NULL && strcmp(e, "1") == 0) {
 		shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE,
@@ -441,6 +448,8 @@ fire(enum shim_op op, const char *path)
 {
 	unsigned long	n;
 
+	if (shim_match[0] != '\0' && strstr(path, shim_match) == NULL)
+		return false;
 	n = atomic_fetch_add_explicit(&shim_cnt->calls[op], 1,
 	    memory_order_relaxed) + 1;
 	if (n % shim_every[op] != 0)

@@ -275,20 +275,23 @@ class ShimCase(F.FaultCase):
         return d
 
 
-# (op, every, errno name, row, whether the shots hit copies).  A copy
-# makes two writes, its header and its journal line, and a failed header
-# write skips the journal: an odd N always hits headers, an even N always
-# journal lines, which must cost nothing but the line (delivery.c).
+# (op, every, errno name, row, whether the shots hit copies, the paths
+# counted).  A shot on a copy ends that copy (its recipient alone gets the
+# 4xx): its header, the message written into the first recipient's copy
+# as it comes, or its journal line, which must cost nothing but the line
+# (delivery.c).
 IO_FAULTS = [
-    ("fsync", 7, "EIO", "EIO on fsync (every 7th)", True),
-    ("write", 5, "EIO", "EIO on write (every 5th)", True),
+    ("fsync", 7, "EIO", "EIO on fsync (every 7th)", True, None),
+    ("write", 5, "EIO", "EIO on write (every 5th)", True, None),
     ("copy_file_range", 3, "EIO", "EIO on copy_file_range (every 3rd)",
-     True),
-    ("rename", 11, "EIO", "EIO on rename (every 11th)", True),
-    ("dirfsync", 4, "EIO", "EIO on directory fsync (every 4th)", True),
-    ("write", 7, "ENOSPC", "ENOSPC on write (every 7th)", True),
-    ("fsync", 9, "EDQUOT", "EDQUOT on fsync (every 9th)", True),
-    ("write", 6, "EIO", "EIO on journal write (every 6th)", False),
+     True, None),
+    ("rename", 11, "EIO", "EIO on rename (every 11th)", True, None),
+    ("dirfsync", 4, "EIO", "EIO on directory fsync (every 4th)", True,
+     None),
+    ("write", 7, "ENOSPC", "ENOSPC on write (every 7th)", True, None),
+    ("fsync", 9, "EDQUOT", "EDQUOT on fsync (every 9th)", True, None),
+    ("write", 2, "EIO", "EIO on journal write (every 2nd)", False,
+     "lmtpd-dedup"),
 ]
 # The reply each errno must give (maildir_reply_for, quota_full tempfail).
 IO_ESC = {"EIO": "4.3.0", "ENOSPC": "4.3.1", "EDQUOT": "4.2.2"}
@@ -301,15 +304,18 @@ class TestShim(ShimCase):
         n_msgs = F.scaled(100, 1000)
         pool = ["user%d@%s" % (i, dom) for i in range(4)
                 for dom in F.DOMAINS]
-        for i, (op, every, err, row, copies) in enumerate(IO_FAULTS):
+        for i, (op, every, err, row, copies, match) in enumerate(
+                IO_FAULTS):
             with self.subTest(fault=row):
-                self.io_errors(op, every, err, row, copies, n_msgs, pool,
-                               random.Random(100 + i))
+                self.io_errors(op, every, err, row, copies, match, n_msgs,
+                               pool, random.Random(100 + i))
 
-    def io_errors(self, op, every, err, row, copies, n_msgs, pool, rng):
+    def io_errors(self, op, every, err, row, copies, match, n_msgs, pool,
+                  rng):
         d = self.shim_daemon()
+        extra = {"LMTPD_SHIM_MATCH": match} if match else {}
         d.env = shim_env(self.shim, d, LMTPD_SHIM_FAIL="%s:%d:%s"
-                         % (op, every, err))
+                         % (op, every, err), **extra)
         d.start()
         ledger = F.Ledger()
         jobs = jobs_for(ledger, rng, "io-" + op, n_msgs, pool, 4,

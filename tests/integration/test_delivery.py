@@ -469,33 +469,55 @@ class TestCopies(Base):
             inodes.add(st.st_ino)
         self.assertEqual(len(inodes), 2)
 
-    @unittest.skipUnless(shutil.which("strace"), "strace not installed")
-    def test_copies_go_through_the_kernel(self):
+    def traced_delivery(self, rcpts, tag):
+        """strace of the one child while it delivers a 200 KB message to
+        rcpts (all must get 250), or None when strace cannot attach."""
         d = self.daemon(min_spare=1, max_spare=1, max_children=1)
         d.start()
         child = d.children()[0]
         trace = os.path.join(d.dir, "strace.out")
         st = subprocess.Popen(["strace", "-f", "-qq", "-e",
-                               "trace=copy_file_range,sendfile,read,pread64",
+                               "trace=copy_file_range,sendfile,read,pread64,"
+                               "openat,open",
                                "-o", trace, "-p", str(child)],
                               stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
         try:
             time.sleep(0.5)
             c = self.open(d)
-            body = T.sample_message(b"kernel") + (b"y" * 99 + b"\n") * 2000
-            rr, final = self.transaction(c, ["alice@example.org"], body)
-            self.assertEqual(final[0][0], 250)
+            body = T.sample_message(tag) + (b"y" * 99 + b"\n") * 2000
+            rr, final = self.transaction(c, rcpts, body)
+            self.assertEqual([f[0] for f in final], [250] * len(rcpts))
             c.cmd("QUIT")
         finally:
             st.terminate()
             st.wait(timeout=RUN_TIMEOUT)
         with open(trace) as f:
             out = f.read()
-        if out == "":
+        return (d, out) if out != "" else (d, None)
+
+    @unittest.skipUnless(shutil.which("strace"), "strace not installed")
+    def test_copies_go_through_the_kernel(self):
+        d, out = self.traced_delivery(["alice@example.org",
+                                       "bob@example.org"], b"kernel")
+        if out is None:
             self.skipTest("strace could not attach (no ptrace here)")
+        # bob's copy is made from alice's, in the kernel.
         self.assertRegex(out, r"copy_file_range\(.*= \d{4,}")
         self.assertNotRegex(out, r"pread64\(")
+
+    @unittest.skipUnless(shutil.which("strace"), "strace not installed")
+    def test_one_recipient_is_written_once(self):
+        """The message goes straight into the copy in tmp/: no spool file,
+        no second pass through the page cache."""
+        d, out = self.traced_delivery(["alice@example.org"], b"once")
+        if out is None:
+            self.skipTest("strace could not attach (no ptrace here)")
+        self.assertNotRegex(out, r"copy_file_range\(")
+        self.assertNotIn(d.spool, out)
+        self.assertRegex(out, r"open(at)?\(.*/tmp/[^\"]*\", O_RDWR\|O_CREAT")
+        self.assertEqual(len(T.maildir_files(d.maildir("alice@example.org"),
+                                             "new")), 1)
 
 
 # ---------------------------------------------------------------- janitor

@@ -115,9 +115,10 @@ def flood_census(port):
     return est, syn_sent
 
 
-def spool_fds(pids, spool):
-    """(pid, target) of every open file under spool held by pids (the
-    spool file is unnamed: "spool/#123 (deleted)")."""
+def message_fds(pids, d):
+    """(pid, target) of every open file under d's spool or mail root held
+    by pids: the message being received, in the spool (unnamed:
+    "spool/#123 (deleted)") or in a Maildir's tmp/."""
     out = []
     for p in pids:
         try:
@@ -129,7 +130,7 @@ def spool_fds(pids, spool):
                 target = os.readlink("/proc/%d/fd/%s" % (p, fd))
             except OSError:
                 continue
-            if target.startswith(spool + "/"):
+            if target.startswith((d.spool + "/", d.mail + "/")):
                 out.append((p, target))
     return out
 
@@ -376,10 +377,10 @@ class HostileTestCase(T.LMTPDTestCase):
         self.assertEqual(T.maildir_files(md, "new"), [], "new/ not empty")
         self.assertEqual(T.maildir_files(md, "tmp"), [], "tmp/ not empty")
         self.assertEqual(os.listdir(d.spool), [], "spool not empty")
-        held = wait_for(lambda: not spool_fds(T.group_members(d.proc.pid),
-                                              d.spool), 5)
-        self.assertTrue(held, "spool file still open: %r" % spool_fds(
-            T.group_members(d.proc.pid), d.spool))
+        held = wait_for(lambda: not message_fds(
+            T.group_members(d.proc.pid), d), 5)
+        self.assertTrue(held, "message file still open: %r" % message_fds(
+            T.group_members(d.proc.pid), d))
 
     def assert_serves_again(self, d, rcpt, tag):
         """A new connection is served (by the one child, when
@@ -854,9 +855,9 @@ class TestSilentAndVanishing(HostileTestCase):
         c.expect("RCPT TO:<%s>" % rcpt, 250)
         c.expect("DATA", 354)
         c.send(b"Subject: vanishing\r\n\r\n" + b"partial line\r\n" * 2000)
-        # The child has the spool file open: this is mid-DATA indeed.
-        self.assertTrue(wait_for(lambda: spool_fds(d.children(), d.spool),
-                                 5), "no spool file open after 28 KB")
+        # The child has the message file open: this is mid-DATA indeed.
+        self.assertTrue(wait_for(lambda: message_fds(d.children(), d), 5),
+                        "no message file open after 28 KB")
         c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                           struct.pack("ii", 1, 0))
         c.close()               # RST

@@ -607,15 +607,18 @@ class LMTPDTestCase(unittest.TestCase):
         code, lines = c.cmd("XYZZY")
         self.assertTrue(500 <= code <= 502, lines)
 
-    def assert_copy(self, d, rcpt, message, sender=SENDER, n=1):
+    def assert_copy(self, d, rcpt, message, sender=SENDER, n=1,
+                    in_tmp=0):
         """Each of the n files in rcpt's new/ is a byte-exact copy: trace
-        headers, then message; name ends ,S=size; mode 0600; tmp/ empty."""
+        headers, then message; name ends ,S=size; mode 0600; tmp/ holds
+        in_tmp files (those of deliveries killed midway)."""
         md = d.maildir(rcpt)
         for sub in ("", "tmp", "new", "cur"):
             p = os.path.join(md, sub)
             self.assertTrue(os.path.isdir(p), p)
             self.assertEqual(stat.S_IMODE(os.stat(p).st_mode), 0o700, p)
-        self.assertEqual(maildir_files(md, "tmp"), [], "tmp/ not empty")
+        self.assertEqual(len(maildir_files(md, "tmp")), in_tmp,
+                         "tmp/: %r" % maildir_files(md, "tmp"))
         names = maildir_files(md, "new")
         self.assertEqual(len(names), n, names)
         copies = []
@@ -1087,8 +1090,14 @@ class TestSignals(LMTPDTestCase):
         second = sample_message(b"after") + marker
         _, final = self.transaction(c2, [rcpt], second)
         self.assertEqual([f[0] for f in final], [250], final)
-        copies = self.assert_copy(self.d, rcpt, None, n=2)
+        # The killed delivery's partial copy stays in tmp/ (the janitor
+        # removes it after 36 hours), never in new/.
+        copies = self.assert_copy(self.d, rcpt, None, n=2, in_tmp=1)
         self.assertEqual(sorted(copies), sorted([first, second]))
+        md = self.d.maildir(rcpt)
+        with open(os.path.join(md, "tmp", maildir_files(md, "tmp")[0]),
+                  "rb") as f:
+            self.assertIn(b"Subject: doomed\n", f.read())
 
 
 class TestTimeouts(LMTPDTestCase):

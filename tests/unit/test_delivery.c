@@ -24,6 +24,9 @@
 #include "suites.h"
 #include "testutil.h"
 
+/* maildir.c's fault seam (not in maildir.h: only tests use it). */
+extern int	(*maildir_fault_hook)(const char *step);
+
 static char		 root[TEST_DIR_MAX];
 static struct conf	*conf;
 static const struct delivery_origin origin = { .helo = "client.test",
@@ -58,6 +61,7 @@ setup(void)
 static void
 teardown(void)
 {
+	maildir_fault_hook = NULL;
 	conf_free(conf);
 	conf = NULL;
 	(void)test_rmtree(root);
@@ -128,7 +132,7 @@ transact(struct delivery *d, const char *sender, const char *const *rcpts,
 		ck_assert_msg(r.code == 250, "%s: %u %s (%s)", rcpts[i],
 		    r.code, r.text, why);
 	}
-	ck_assert_int_eq(delivery_data_begin(d), 0);
+	ck_assert_int_eq(delivery_data_begin(d, &origin), 0);
 	ck_assert_int_eq(delivery_data_body(d, msg, strlen(msg)), 0);
 	reply_init(&r, 0);
 	delivery_data_end(d, &r, why, sizeof(why));
@@ -190,6 +194,8 @@ START_TEST(test_loops)
 	ck_assert_str_eq(r[0].esc, "5.4.6");
 	ck_assert_uint_eq(r[1].code, 250);
 	ck_assert_int_eq(count("alice", "new"), 0);
+	/* The message was written into alice's tmp/: taken back. */
+	ck_assert_int_eq(count("alice", "tmp"), 0);
 
 	len = strlen(hop);
 	hops = calloc(102, len + 1);
@@ -242,6 +248,7 @@ START_TEST(test_quota)
 	    out);
 	ck_assert_uint_eq(out[0].code, 452);
 	ck_assert_int_eq(count("small", "new"), 0);
+	ck_assert_int_eq(count("small", "tmp"), 0);
 
 	/* One message allowed: the second is refused at RCPT. */
 	transact(d, "", few, 1, msg1, out);
@@ -326,6 +333,152 @@ START_TEST(test_detail_folder)
 }
 END_TEST
 
+/* The one file in root/mail/<who>/new, read into buf (cap bytes). */
+static size_t
+read_copy(const char *who, char *buf, size_t cap)
+{
+	char		 path[PATH_MAX];
+	DIR		*d;
+	struct dirent	*e;
+	FILE		*f;
+	size_t		 n = 0;
+
+	snprintf(path, sizeof(path), "%s/mail/%s/new", root, who);
+	d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL && e->d_name[0] == '.')
+		;
+	ck_assert_ptr_nonnull(e);
+	snprintf(path, sizeof(path), "%s/mail/%s/new/%s", root, who,
+	    e->d_name);
+	closedir(d);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, cap - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return n;
+}
+
+static int	appends, fail_append_at;
+
+static int
+append_fails(const char *step)
+{
+	if (strcmp(step, "append") == 0 && ++appends == fail_append_at)
+		return EDQUOT;
+	return 0;
+}
+
+static int
+open_fails(const char *step)
+{
+	return strcmp(step, "open") == 0 && appends++ == 0 ? EACCES : 0;
+}
+
+/*
+ * The first recipient's copy takes the message as it comes; when a write
+ * to it fails (its owner's quota), that copy fails alone and the others
+ * get every octet from the spool it hands over to.
+ */
+START_TEST(test_first_copy_fails_alone)
+{
+	static const char *const to[] = { "alice@example.org",
+					  "bob@example.org" };
+	static const char	 part1[] = "Subject: halves\n\nfirst half\n",
+				 part2[] = "second half\n";
+	struct delivery		*d = delivery_new(conf);
+	struct lmtp_reply	 r[2];
+	struct addr		 a;
+	char			 why[1024], detail[1024], buf[4096];
+	long long		 size;
+	size_t			 i, n;
+
+	appends = 0;
+	fail_append_at = 3;	/* the header block, part1, part2 */
+	maildir_fault_hook = append_fails;
+	reply_init(&r[0], 250);
+	delivery_mail(d, "s@remote.test", false, 0, &r[0], why, sizeof(why));
+	for (i = 0; i < 2; i++) {
+		a = parse(to[i]);
+		delivery_rcpt(d, &a, &r[0], why, sizeof(why));
+	}
+	ck_assert_int_eq(delivery_data_begin(d, &origin), 0);
+	ck_assert_int_eq(delivery_data_body(d, part1, strlen(part1)), 0);
+	ck_assert_int_eq(delivery_data_body(d, part2, strlen(part2)), 0);
+	ck_assert_int_eq(appends, 3);
+	ck_assert_int_eq(count("alice", "tmp"), 0);
+	reply_init(&r[0], 0);
+	delivery_data_end(d, &r[0], why, sizeof(why));
+	for (i = 0; i < 2; i++) {
+		reply_init(&r[i], 0);
+		delivery_deliver(d, i, &origin, &r[i], detail, sizeof(detail),
+		    &size);
+	}
+	delivery_reset(d);
+	ck_assert_uint_eq(r[0].code, 452);
+	ck_assert_str_eq(r[0].esc, "4.2.2");
+	ck_assert_uint_eq(r[1].code, 250);
+	ck_assert_int_eq(count("alice", "new"), 0);
+	n = read_copy("bob", buf, sizeof(buf));
+	ck_assert_uint_gt(n, strlen(part1) + strlen(part2));
+	ck_assert_str_eq(buf + n - strlen(part1) - strlen(part2),
+	    "Subject: halves\n\nfirst half\nsecond half\n");
+	ck_assert_ptr_nonnull(strstr(buf, "Delivered-To: <bob@example.org>"));
+	ck_assert_ptr_null(strstr(buf, "alice"));
+
+	/* A first copy that cannot be made fails; the spool serves bob. */
+	appends = 0;
+	maildir_fault_hook = open_fails;
+	transact(d, "t@remote.test", to, 2, msg1, r);
+	ck_assert_uint_eq(r[0].code, 451);
+	ck_assert_uint_eq(r[1].code, 250);
+	ck_assert_int_eq(count("alice", "new"), 0);
+	ck_assert_int_eq(count("bob", "new"), 2);
+	delivery_free(d);
+}
+END_TEST
+
+/*
+ * A message for one recipient's INBOX needs no spool; one for a +detail
+ * folder does (the folder is chosen at delivery).  The other copies are
+ * made from the first: each gets its own trace block and the body once.
+ */
+START_TEST(test_first_copy_is_the_spool)
+{
+	static const char *const one[] = { "alice@example.org" };
+	static const char *const two[] = { "alice@example.org",
+					   "bob@example.org" };
+	struct delivery		*d = delivery_new(conf);
+	struct lmtp_reply	 r[2];
+	struct addr		 a;
+	char			 path[PATH_MAX], why[1024], buf[4096];
+	size_t			 n;
+
+	test_pathf(path, "%s/spool", root);
+	ck_assert_int_eq(rmdir(path), 0);
+	transact(d, "", one, 1, msg1, r);
+	ck_assert_uint_eq(r[0].code, 250);
+	transact(d, "other@remote.test", two, 2, msg1, r);
+	ck_assert_uint_eq(r[1].code, 250);
+	n = read_copy("bob", buf, sizeof(buf));
+	ck_assert_str_eq(buf + n - strlen(msg1), msg1);
+	ck_assert_ptr_null(strstr(buf, "alice"));
+	ck_assert_int_eq(strstr(buf, "\nSubject:") - buf + 1,
+	    (long)(n - strlen(msg1)));
+	ck_assert_ptr_null(strstr(strstr(buf, "Subject:") + 1, "Subject:"));
+	ck_assert_int_eq(count("alice", "new"), 2);
+
+	reply_init(&r[0], 250);
+	delivery_mail(d, "", false, 0, &r[0], why, sizeof(why));
+	a = parse("alice+lists@example.org");
+	delivery_rcpt(d, &a, &r[0], why, sizeof(why));
+	ck_assert_uint_eq(r[0].code, 250);
+	ck_assert_int_eq(delivery_data_begin(d, &origin), -1);
+	delivery_free(d);
+}
+END_TEST
+
 /* A journal that cannot be read or written costs dedup, never the copy. */
 START_TEST(test_bookkeeping_failure_does_not_refuse)
 {
@@ -387,6 +540,8 @@ delivery_suite(void)
 	tcase_add_test(tc, test_detail_folder);
 	tcase_add_test(tc, test_bookkeeping_failure_does_not_refuse);
 	tcase_add_test(tc, test_explain);
+	tcase_add_test(tc, test_first_copy_fails_alone);
+	tcase_add_test(tc, test_first_copy_is_the_spool);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -162,7 +162,7 @@ START_TEST(test_deliver_layout_and_bytes)
 	int		 fd, body;
 
 	body = make_text_body(test_body);
-	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr, hl, body,
+	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr, hl, body, 0,
 	    (off_t)bl, out, sizeof(out)), 0);
 	/* The spool's own offset is neither used nor moved. */
 	ck_assert_int_eq(lseek(body, 0, SEEK_CUR), (off_t)bl);
@@ -215,7 +215,7 @@ START_TEST(test_concurrent_first_deliveries)
 				/* Start together: wait for the pipe to close. */
 				(void)read(go[0], &c, 1);
 				_exit(maildir_deliver(dir, HOST, test_hdr,
-				    strlen(test_hdr), body,
+				    strlen(test_hdr), body, 0,
 				    (off_t)strlen(test_body), name,
 				    sizeof(name)) == 0 ? 0 : 1);
 			}
@@ -246,7 +246,7 @@ START_TEST(test_missing_new_is_made)
 	ck_assert_int_eq(mkdir(path, 0700), 0);
 	body = make_text_body(test_body);
 	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr, strlen(test_hdr),
-	    body, (off_t)strlen(test_body), name, sizeof(name)), 0);
+	    body, 0, (off_t)strlen(test_body), name, sizeof(name)), 0);
 	close(body);
 	ck_assert_int_eq(count_entries("new", NULL, 0), 1);
 	ck_assert_int_eq(count_entries("tmp", NULL, 0), 0);
@@ -261,10 +261,10 @@ START_TEST(test_two_deliveries_differ)
 
 	body = make_text_body(test_body);
 	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr,
-	    strlen(test_hdr), body, (off_t)strlen(test_body), a, sizeof(a)),
+	    strlen(test_hdr), body, 0, (off_t)strlen(test_body), a, sizeof(a)),
 	    0);
 	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr,
-	    strlen(test_hdr), body, (off_t)strlen(test_body), b, sizeof(b)),
+	    strlen(test_hdr), body, 0, (off_t)strlen(test_body), b, sizeof(b)),
 	    0);
 	close(body);
 	ck_assert_str_ne(a, b);
@@ -284,7 +284,7 @@ START_TEST(test_big_body_streamed)
 	int		body, fd;
 
 	body = make_body(BIG_BODY);
-	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr, hl, body,
+	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr, hl, body, 0,
 	    BIG_BODY, name, sizeof(name)), 0);
 	close(body);
 	assert_name(name + 4, (off_t)hl + BIG_BODY);
@@ -327,7 +327,7 @@ START_TEST(test_file_in_path_is_enotdir)
 	body = make_text_body(test_body);
 	errno = 0;
 	ck_assert_int_eq(maildir_deliver(path, HOST, test_hdr,
-	    strlen(test_hdr), body, (off_t)strlen(test_body), out,
+	    strlen(test_hdr), body, 0, (off_t)strlen(test_body), out,
 	    sizeof(out)), -1);
 	ck_assert_int_eq(errno, ENOTDIR);
 	close(body);
@@ -350,7 +350,7 @@ START_TEST(test_create_existing_and_partial)
 	ck_assert_int_eq(rmdir(path), 0);
 	body = make_text_body(test_body);
 	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr,
-	    strlen(test_hdr), body, (off_t)strlen(test_body), out,
+	    strlen(test_hdr), body, 0, (off_t)strlen(test_body), out,
 	    sizeof(out)), 0);
 	close(body);
 	assert_mode(path, 0700, 1);
@@ -375,7 +375,7 @@ START_TEST(test_name_out_too_small_writes_nothing)
 	ck_assert_int_eq(maildir_create(md), 0);
 	body = make_text_body(test_body);
 	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr,
-	    strlen(test_hdr), body, (off_t)strlen(test_body), out,
+	    strlen(test_hdr), body, 0, (off_t)strlen(test_body), out,
 	    sizeof(out)), -1);
 	ck_assert_int_eq(errno, ENAMETOOLONG);
 	close(body);
@@ -436,7 +436,7 @@ START_TEST(test_fault_step)
 	arm(faults[_i].step, faults[_i].err);
 	errno = 0;
 	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr,
-	    strlen(test_hdr), body, 100000, out, sizeof(out)), -1);
+	    strlen(test_hdr), body, 0, 100000, out, sizeof(out)), -1);
 	ck_assert_msg(errno == faults[_i].err, "%s: errno %d, want %d",
 	    faults[_i].step, errno, faults[_i].err);
 	ck_assert_int_eq(fault_hits, 1);
@@ -455,7 +455,7 @@ START_TEST(test_steps_in_order)
 	body = make_text_body(test_body);
 	arm(NULL, 0);
 	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr,
-	    strlen(test_hdr), body, (off_t)strlen(test_body), out,
+	    strlen(test_hdr), body, 0, (off_t)strlen(test_body), out,
 	    sizeof(out)), 0);
 	close(body);
 	/*
@@ -478,7 +478,7 @@ START_TEST(test_creation_sync_failure)
 	arm("dirsync", EIO);
 	errno = 0;
 	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr,
-	    strlen(test_hdr), body, (off_t)strlen(test_body), out,
+	    strlen(test_hdr), body, 0, (off_t)strlen(test_body), out,
 	    sizeof(out)), -1);
 	ck_assert_int_eq(errno, EIO);
 	ck_assert_int_eq(fault_hits, 1);
@@ -490,7 +490,7 @@ START_TEST(test_creation_sync_failure)
 	ck_assert_int_eq(access(path, F_OK), -1);
 	arm(NULL, 0);
 	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr,
-	    strlen(test_hdr), body, (off_t)strlen(test_body), out,
+	    strlen(test_hdr), body, 0, (off_t)strlen(test_body), out,
 	    sizeof(out)), 0);
 	ck_assert_str_eq(fault_trail, "open,dirsync,dirsync,dirsync,dirsync,"
 	    "dirsync,open,write,fsync,close,rename,dirsync");
@@ -511,7 +511,7 @@ START_TEST(test_eexist_takes_new_name)
 	arm("open", EEXIST);
 	errno = 0;
 	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr,
-	    strlen(test_hdr), body, (off_t)strlen(test_body), out,
+	    strlen(test_hdr), body, 0, (off_t)strlen(test_body), out,
 	    sizeof(out)), -1);
 	ck_assert_int_eq(errno, EEXIST);
 	ck_assert_int_gt(fault_hits, 1);
@@ -539,7 +539,7 @@ START_TEST(test_eexist_once_retries)
 	body = make_text_body(test_body);
 	maildir_fault_hook = eexist_once;
 	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr,
-	    strlen(test_hdr), body, (off_t)strlen(test_body), out,
+	    strlen(test_hdr), body, 0, (off_t)strlen(test_body), out,
 	    sizeof(out)), 0);
 	maildir_fault_hook = NULL;
 	close(body);
@@ -558,7 +558,7 @@ START_TEST(test_link_shares_the_file)
 	int		 body;
 
 	body = make_text_body(test_body);
-	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr, hl, body,
+	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr, hl, body, 0,
 	    (off_t)bl, out, sizeof(out)), 0);
 	close(body);
 	test_pathf(src, "%s/%s", md, out);
@@ -712,6 +712,96 @@ START_TEST(test_unique_name_too_long)
 }
 END_TEST
 
+/*
+ * A copy written through the tmp/ API: no ",S=" in tmp/, the size in the
+ * name in new/, and kept open (for the other copies) when asked.
+ */
+START_TEST(test_tmp_commit_keeps_it_open)
+{
+	struct maildir_tmp	t;
+	char			name[MAILDIR_NAME_MAX], out[MAILDIR_NAME_MAX + 8];
+	char			buf[64];
+	size_t			len = strlen(test_hdr) + strlen(test_body);
+
+	ck_assert_int_eq(maildir_tmp_open(&t, md, HOST), 0);
+	ck_assert_int_eq(count_entries("tmp", name, sizeof(name)), 1);
+	ck_assert_ptr_null(strstr(name, ",S="));
+	ck_assert_int_eq(maildir_tmp_write(&t, test_hdr, strlen(test_hdr)), 0);
+	ck_assert_int_eq(maildir_tmp_write(&t, test_body, strlen(test_body)),
+	    0);
+	ck_assert_int_eq(maildir_tmp_commit(&t, (off_t)len, true, out,
+	    sizeof(out)), 0);
+	ck_assert_int_eq(count_entries("tmp", NULL, 0), 0);
+	ck_assert_int_eq(count_entries("new", name, sizeof(name)), 1);
+	assert_name(name, (off_t)len);
+	ck_assert_str_eq(out + 4, name);
+	/* Still readable: the body is what follows the header. */
+	ck_assert_int_eq(pread(t.fd, buf, strlen(test_body),
+	    (off_t)strlen(test_hdr)), (ssize_t)strlen(test_body));
+	ck_assert_int_eq(memcmp(buf, test_body, strlen(test_body)), 0);
+	maildir_tmp_discard(&t);
+	ck_assert_int_eq(t.fd, -1);
+	ck_assert_int_eq(count_entries("new", NULL, 0), 1);
+}
+END_TEST
+
+/* A failed commit leaves nothing behind, and an open file if asked. */
+START_TEST(test_tmp_commit_failure)
+{
+	struct maildir_tmp	t;
+	char			out[MAILDIR_NAME_MAX + 8], c;
+
+	ck_assert_int_eq(maildir_tmp_open(&t, md, HOST), 0);
+	ck_assert_int_eq(maildir_tmp_write(&t, test_hdr, strlen(test_hdr)), 0);
+	arm("rename", EIO);
+	errno = 0;
+	ck_assert_int_eq(maildir_tmp_commit(&t, 1, true, out, sizeof(out)),
+	    -1);
+	ck_assert_int_eq(errno, EIO);
+	maildir_fault_hook = NULL;
+	assert_empty();
+	ck_assert_int_ne(t.fd, -1);
+	ck_assert_int_eq(pread(t.fd, &c, 1, 0), 1);
+	maildir_tmp_discard(&t);
+
+	ck_assert_int_eq(maildir_tmp_open(&t, md, HOST), 0);
+	arm("append", ENOSPC);
+	ck_assert_int_eq(maildir_tmp_write(&t, "x", 1), -1);
+	ck_assert_int_eq(errno, ENOSPC);
+	arm("dirsync", EIO);
+	ck_assert_int_eq(maildir_tmp_commit(&t, 1, false, out, sizeof(out)),
+	    -1);
+	ck_assert_int_eq(t.fd, -1);
+	maildir_fault_hook = NULL;
+	assert_empty();
+}
+END_TEST
+
+/* The body may start past a prefix of its file (the first copy's header). */
+START_TEST(test_deliver_from_offset)
+{
+	char	out[MAILDIR_NAME_MAX + 8], name[MAILDIR_NAME_MAX];
+	char	path[PATH_MAX], buf[256];
+	int	body, fd;
+	ssize_t	n;
+
+	body = make_text_body("PREFIX\nSubject: hi\n\nhello\n");
+	ck_assert_int_eq(maildir_deliver(md, HOST, test_hdr, strlen(test_hdr),
+	    body, 7, (off_t)strlen(test_body), out, sizeof(out)), 0);
+	close(body);
+	ck_assert_int_eq(count_entries("new", name, sizeof(name)), 1);
+	test_pathf(path, "%s/new/%s", md, name);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ne(fd, -1);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf + strlen(test_hdr), test_body);
+	assert_name(name, (off_t)(strlen(test_hdr) + strlen(test_body)));
+}
+END_TEST
+
 Suite *
 maildir_suite(void)
 {
@@ -728,6 +818,9 @@ maildir_suite(void)
 	tcase_add_test(tc, test_name_out_too_small_writes_nothing);
 	tcase_add_test(tc, test_link_shares_the_file);
 	tcase_add_test(tc, test_link_failures);
+	tcase_add_test(tc, test_tmp_commit_keeps_it_open);
+	tcase_add_test(tc, test_tmp_commit_failure);
+	tcase_add_test(tc, test_deliver_from_offset);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("faults");
