@@ -220,6 +220,7 @@ static void	lmtp_cmd_help(struct lmtp *, char *);
 static void	lmtp_cmd_helo(struct lmtp *, char *);
 static void	lmtp_cmd_starttls(struct lmtp *, char *);
 static bool	lmtp_need_tls(const struct lmtp *);
+static size_t	lmtp_data_lines(struct lmtp *, const char *, size_t);
 static size_t	lmtp_data_scan(struct lmtp *, const char *, size_t);
 static size_t	lmtp_chunk_scan(struct lmtp *, const char *, size_t);
 static void	lmtp_chunk_text(struct lmtp *, const char *, size_t);
@@ -1397,6 +1398,39 @@ lmtp_text_step(struct lmtp *l, const char *p, size_t n,
 }
 
 /*
+ * The fast path of lmtp_data_scan, for whole lines: from a line start
+ * (LMTP_D_BOL) or inside a line (LMTP_D_TEXT), each line up to its LF is
+ * stored as it is, its CRLF or bare LF as one LF, a bare CR inside it as
+ * is.  Stops at a line that starts with "." (stuffing, or the end) and
+ * at a line with no LF yet, for the octet-wise path.  Returns the octets
+ * used.
+ */
+static size_t
+lmtp_data_lines(struct lmtp *l, const char *p, size_t n)
+{
+	const char	*lf;
+	size_t		 i = 0, len;
+	bool		 crlf;
+
+	while (i < n) {
+		if (l->dstate == LMTP_D_BOL && p[i] == '.')
+			break;
+		lf = memchr(p + i, '\n', n - i);
+		if (lf == NULL)
+			break;
+		len = (size_t)(lf - (p + i)) + 1;
+		/* Only a CR that came with the LF is a line end. */
+		crlf = len >= 2 && lf[-1] == '\r';
+		lmtp_data_count(l, len, true);
+		lmtp_body_put(l, p + i, len - (crlf ? 2 : 1));
+		lmtp_body_put(l, "\n", 1);
+		l->dstate = crlf ? LMTP_D_BOL : LMTP_D_TEXT;
+		i += len;
+	}
+	return i;
+}
+
+/*
  * Scans message data (RFC 5321 §4.1.1.4, §4.5.2): only CRLF "." CRLF ends
  * it; a line starting with "." loses that dot when more follows; CRLF is
  * stored as LF, a bare LF as LF (ending the line for the length count but
@@ -1406,9 +1440,15 @@ lmtp_text_step(struct lmtp *l, const char *p, size_t n,
 static size_t
 lmtp_data_scan(struct lmtp *l, const char *p, size_t n)
 {
-	size_t	i = 0;
+	size_t	i = 0, k;
 
 	while (i < n) {
+		if (l->dstate == LMTP_D_TEXT || l->dstate == LMTP_D_BOL) {
+			k = lmtp_data_lines(l, p + i, n - i);
+			i += k;
+			if (k > 0 || i == n)
+				continue;
+		}
 		switch (l->dstate) {
 		case LMTP_D_TEXT:
 			i += lmtp_text_step(l, p + i, n - i, lmtp_data_count);
