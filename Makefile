@@ -45,7 +45,7 @@ endif
 ALL_CPPFLAGS = -I. -Isrc -DSYSCONFDIR='"$(sysconfdir)"' \
 	-DRUNSTATEDIR='"$(runstatedir)"' $(CPPFLAGS)
 ALL_CFLAGS = -std=c11 $(WARNINGS) $(CFLAGS) $(CONFUSE_CFLAGS) \
-	$(SYSTEMD_CFLAGS) $(OPENSSL_CFLAGS) -MMD -MP
+	$(OPENSSL_CFLAGS) -MMD -MP
 
 ifneq ($(V),1)
 Q_CC = @echo "  CC      $@";
@@ -119,16 +119,8 @@ UNIT_OBJS = $(UNIT_SRCS:.c=.o)
 
 all: lmtpd etc/lmtpd.service etc/lmtpd.socket
 
-# Without libsystemd lmtpd cannot say READY=1: the unit must not wait for it.
-ifeq ($(HAVE_LIBSYSTEMD),yes)
-SERVICE_TYPE = notify
-else
-SERVICE_TYPE = simple
-endif
-
 etc/lmtpd.service: etc/lmtpd.service.in config.mk .build-flags
 	sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
-	    -e 's|@SERVICE_TYPE@|$(SERVICE_TYPE)|g' \
 	    etc/lmtpd.service.in > $@
 
 etc/lmtpd.socket: etc/lmtpd.socket.in config.mk .build-flags
@@ -162,13 +154,12 @@ src/liblmtpd.a: $(LIB_OBJS)
 	$(Q_AR)rm -f $@ && $(AR) rcs $@ $(LIB_OBJS)
 
 lmtpd: src/main.o src/liblmtpd.a
-	$(Q_LD)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ src/main.o src/liblmtpd.a \
-	    $(CONFUSE_LIBS) $(SYSTEMD_LIBS) $(OPENSSL_LIBS) $(LIBS)
+	$(Q_LD)$(CC) $(CFLAGS) $(LDFLAGS) $(BINDNOW_LDFLAGS) -o $@ src/main.o \
+	    src/liblmtpd.a $(CONFUSE_LIBS) $(OPENSSL_LIBS) $(LIBS)
 
 tests/unit/check_lmtpd: $(UNIT_OBJS) src/liblmtpd.a
 	$(Q_LD)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(UNIT_OBJS) src/liblmtpd.a \
-	    $(CONFUSE_LIBS) $(SYSTEMD_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS) \
-	    $(LIBS)
+	    $(CONFUSE_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS) $(LIBS)
 
 # A dev instance: loopback port 2424 and a socket and mail root under run/.
 # Started as root it runs as the default user, mail, who then owns run/.
@@ -227,7 +218,7 @@ check-integration: lmtpd
 	$(PYTHON) tests/integration/test_tls.py ./lmtpd
 
 DEPS = gcc make autoconf pkg-config libconfuse-dev check python3 \
-	libsystemd-dev libssl-dev openssl
+	libssl-dev openssl
 deps:
 	@missing=""; for p in $(DEPS); do \
 	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

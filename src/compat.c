@@ -2,7 +2,8 @@
 /*
  * compat: in-kernel copies and unnamed temporary files, with portable
  * fallbacks; the service manager's protocols (sd_listen_fds, sd_notify)
- * through libsystemd when it is built in.
+ * by hand.  Not through libsystemd: it would map six more libraries into
+ * every child, about 120 kB of each one's RSS, for two small protocols.
  */
 #include "config.h"
 
@@ -10,15 +11,15 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #ifdef HAVE_SYS_PRCTL_H
 #include <sys/prctl.h>
-#endif
-
-#ifdef HAVE_LIBSYSTEMD
-#include <systemd/sd-daemon.h>
 #endif
 
 #include "compat.h"
@@ -114,41 +115,6 @@ compat_tmpfile(const char *dir)
 	return fd;
 }
 
-#ifdef HAVE_LIBSYSTEMD
-int
-compat_sd_listen_fds(bool unset_env)
-{
-	int	n;
-
-	n = sd_listen_fds(unset_env ? 1 : 0);
-	if (n < 0) {
-		errno = -n;
-		return -1;
-	}
-	return n;
-}
-
-int
-compat_sd_notify(const char *state)
-{
-	int	r;
-
-	r = sd_notify(0, state);
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
-	return 0;
-}
-
-bool
-compat_sd_notify_enabled(void)
-{
-	const char	*e = getenv("NOTIFY_SOCKET");
-
-	return e != NULL && e[0] != '\0';
-}
-#else
 /* A decimal number from 0 to max, the whole string. */
 static int
 env_number(const char *s, long max, long *out)
@@ -212,19 +178,56 @@ out:
 	return rc;
 }
 
+/*
+ * sd_notify(3): one datagram to $NOTIFY_SOCKET, a path or, after '@', an
+ * abstract name.  XXX: not its "vsock:" addresses (VMs), nor credentials
+ * or descriptors: the master sends for itself and passes no fds.
+ */
 int
 compat_sd_notify(const char *state)
 {
-	(void)state;
+	struct sockaddr_un	 sun;
+	const char		*e;
+	size_t			 len;
+	ssize_t			 n;
+	int			 fd, saved;
+
+	e = getenv("NOTIFY_SOCKET");
+	if (e == NULL || e[0] == '\0')
+		return 0;
+	len = strlen(e);
+	if ((e[0] != '/' && e[0] != '@') || len < 2 ||
+	    len >= sizeof(sun.sun_path)) {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, e, len);
+	if (sun.sun_path[0] == '@')
+		sun.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	/* An abstract name is exactly len bytes; a path may end in its NUL. */
+	n = sendto(fd, state, strlen(state), MSG_NOSIGNAL | MSG_DONTWAIT,
+	    (struct sockaddr *)&sun,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+	saved = errno;
+	close(fd);
+	errno = saved;
+	if (n == -1)
+		return -1;
 	return 0;
 }
 
 bool
 compat_sd_notify_enabled(void)
 {
-	return false;
+	const char	*e = getenv("NOTIFY_SOCKET");
+
+	return e != NULL && e[0] != '\0';
 }
-#endif
 
 void
 compat_set_process_name(const char *name)

@@ -30,8 +30,8 @@ int	compat_tmpfile(const char *dir);
  * sd_listen_fds(3): how many sockets the service manager passed to this
  * process, from COMPAT_LISTEN_FDS_START on (LISTEN_PID must be our pid);
  * 0 when none.  Sets close-on-exec on them.  With unset_env, removes
- * LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES whatever the result.  libsystemd
- * does it when built in, else this is done by hand to the same rules.
+ * LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES whatever the result, to the
+ * rules libsystemd 252 applies.
  * Returns the count, or -1 with errno (EINVAL: a malformed variable).
  */
 int	compat_sd_listen_fds(bool unset_env);
@@ -39,8 +39,9 @@ int	compat_sd_listen_fds(bool unset_env);
 /*
  * sd_notify(3): sends state, newline-separated "NAME=value" assignments,
  * to the service manager named by $NOTIFY_SOCKET.  Returns 0 (also when
- * there is no manager, or libsystemd is not built in: then it does
- * nothing), or -1 with errno.  Never blocks for long: a datagram.
+ * there is no manager: then it does nothing), or -1 with errno
+ * (EAFNOSUPPORT: an address it cannot send to).  Never blocks: one
+ * datagram, MSG_DONTWAIT.
  */
 int	compat_sd_notify(const char *state);
 

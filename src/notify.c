@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * notify: sd_notify(3) messages from the master, through compat's
- * wrapper (libsystemd when built in, else nothing).  Holds no state but
+ * sender.  Holds no state but
  * whether a failure was already reported, so a manager that went away
  * costs one warning, not one per pool change.
  */

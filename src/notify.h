@@ -3,8 +3,7 @@
  * notify: tells the service manager how the service is doing, as
  * sd_notify(3) defines: READY=1, RELOADING=1, STOPPING=1, STATUS=.  Only
  * the master calls these: it is the service; a child never speaks for it.
- * Without a manager ($NOTIFY_SOCKET unset) or without libsystemd each call
- * does nothing.  None blocks (one datagram) and none fails: a message that
+ * Without a manager ($NOTIFY_SOCKET unset) each call does nothing.  None blocks (one datagram) and none fails: a message that
  * cannot be sent is logged, the first time as a warning.
  */
 #ifndef LMTPD_NOTIFY_H

@@ -12,9 +12,8 @@ Reuses the helpers of test_lmtpd.py (Daemon, Client, the /proc readers).
 Loopback and temporary directories only; every socket operation and every
 wait is bounded; every process started is stopped by PID in the cleanup
 (SIGTERM, then SIGKILL of its process group).  The systemd-socket-activate
-tests are skipped, loudly, when that program (package systemd) is missing;
-the notify tests when the binary was built without libsystemd (it then
-does not notify at all).  Python 3 standard library only.
+tests are skipped, loudly, when that program (package systemd) is missing.
+Python 3 standard library only.
 """
 
 import os
@@ -73,16 +72,6 @@ def wait_for(pred, timeout, interval=0.05):
         time.sleep(interval)
 
 
-def builds_with_notify():
-    """True when the binary was linked with libsystemd (DT_NEEDED names
-    it), so it notifies; without, it does not notify at all."""
-    try:
-        with open(T.LMTPD, "rb") as f:
-            return b"libsystemd.so." in f.read()
-    except OSError:
-        return False
-
-
 def refused(port):
     """True when nothing listens on 127.0.0.1:port."""
     try:
@@ -115,13 +104,17 @@ def listening_tcp():
 
 class Notifications:
     """The service manager's end of sd_notify: a datagram socket at path,
-    writable by the daemon's account, that learns each sender's pid."""
+    writable by the daemon's account, that learns each sender's pid.  A
+    path starting with "@" names an abstract socket, as in $NOTIFY_SOCKET."""
 
     def __init__(self, path):
         self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(path)
-        os.chmod(path, 0o666)       # the master writes after dropping root
+        if path.startswith("@"):
+            self.sock.bind("\0" + path[1:])
+        else:
+            self.sock.bind(path)
+            os.chmod(path, 0o666)   # the master writes after dropping root
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         self.got = []               # [(pid, {name: value}, raw)]
 
@@ -339,10 +332,8 @@ class TestSocketActivate(SystemdTestCase):
     def test_inherited_sockets_deliver(self):
         d = ActivatedDaemon(self)
         self.daemons.append(d)
-        notify = builds_with_notify()
-        if notify:
-            n = self.notifications(d)
-            d.setenv["NOTIFY_SOCKET"] = n.path
+        n = self.notifications(d)
+        d.setenv["NOTIFY_SOCKET"] = n.path
         d.start()
         with open("/proc/%d/cmdline" % d.proc.pid, "rb") as f:
             argv0 = f.read().split(b"\0")[0]
@@ -364,11 +355,9 @@ class TestSocketActivate(SystemdTestCase):
         self.assertIn("inherited systemd:inet:127.0.0.1:%d" % d.act_port,
                       log)
         self.assertRegex(log, r"socket activation: 2 listeners")
-        if notify:
-            msg = n.wait("READY", "1")
-            self.assertIsNotNone(msg, "no READY=1 under socket activation")
-            self.assertEqual(msg[0], d.proc.pid, "READY=1 not from the "
-                             "master")
+        msg = n.wait("READY", "1")
+        self.assertIsNotNone(msg, "no READY=1 under socket activation")
+        self.assertEqual(msg[0], d.proc.pid, "READY=1 not from the master")
 
         self.assertTrue(is_socket(d.act_sock))
         self.assert_clean_stop(d)
@@ -488,11 +477,22 @@ class NotifyDaemon(T.Daemon):
 
 class TestNotify(SystemdTestCase):
 
-    def setUp(self):
-        super().setUp()
-        if not builds_with_notify():
-            loud_skip(self, "%s was built without libsystemd: it does not "
-                      "notify (the unit is then Type=simple)" % T.LMTPD)
+    def test_abstract_socket(self):
+        """NOTIFY_SOCKET=@name: an abstract socket, as sd_notify(3) has
+        it."""
+        d = NotifyDaemon(self)
+        self.daemons.append(d)
+        n = Notifications("@lmtpd-test-notify.%d" % os.getpid())
+        self.addCleanup(n.close)
+        d.notify_socket = n.path
+        d.port = T.free_port()
+        d.write_conf()
+        d.spawn()
+        ready = n.wait("READY", "1")
+        self.assertIsNotNone(ready, "no READY=1 within %d s:\n%s"
+                             % (NOTIFY_TIMEOUT, d.log()))
+        self.assertEqual(ready[0], d.proc.pid, "READY=1 not from the master")
+        self.assert_clean_stop(d)
 
     def test_ready_reload_stop(self):
         d = NotifyDaemon(self)
