@@ -65,7 +65,8 @@ static int	scan_line(struct scan *, char **, size_t *);
 static bool	entry_parse(char *, size_t, struct entry *);
 static bool	in_window(long long, time_t, unsigned);
 static bool	entry_live(char *, size_t, time_t, unsigned);
-static int	compact(const char *, const char *, int, time_t, unsigned);
+static int	compact(const char *, const char *, int, time_t, unsigned)
+		    __attribute__((noinline));
 
 /* maildir "/" JOURNAL_FILE suffix; ENAMETOOLONG. */
 static int
@@ -274,7 +275,9 @@ entry_live(char *line, size_t len, time_t now, unsigned window)
  * first line: entries are appended in time order); when there is none,
  * the file is left alone.  XXX: while more than JOURNAL_COMPACT_SIZE of
  * entries are inside the window, every add reads the whole file; the
- * window is meant to cover a client's retries, not to be a log.
+ * window is meant to cover a client's retries, not to be a log.  Never
+ * inlined: its 20 kB of buffers would deepen every add's stack frame, and
+ * every page of stack a child touches stays in its RSS.
  */
 static int
 compact(const char *maildir, const char *path, int fd, time_t now,

@@ -32,7 +32,8 @@
 #include "tls.h"
 #include "util.h"
 
-#define SESSION_READ_SIZE	(64 * 1024)
+/* As much as lmtp.c's body chunk: one spool write(2) per read. */
+#define SESSION_READ_SIZE	(32 * 1024)
 /* Send what is pending before reading more once it grows past this. */
 #define SESSION_OUTPUT_HIGH	(64 * 1024)
 
