@@ -35,6 +35,7 @@
 #include "util.h"
 
 #define DELIVERY_HEADER_MAX	(4 * 1024)
+#define DELIVERY_DETAIL_MAX	(2 * PATH_MAX)	/* a log line's "(...)" */
 #define DELIVERY_RECEIVED_MAX	100	/* RFC 5321 §6.3 */
 
 /* A file written in this transaction, which later copies may link to. */
@@ -44,6 +45,8 @@ struct copy {
 	gid_t	gid;
 	char	path[PATH_MAX];
 };
+
+struct pending;
 
 struct delivery {
 	const struct conf	*conf;
@@ -66,6 +69,9 @@ struct delivery {
 	bool			 first_open;
 	struct maildir_tmp	 first;
 	int			 first_err;	/* its write failed: why */
+	struct pending		*batch;		/* DELIVERY_BATCH of them */
+	size_t			 batch_start;	/* recipient of batch[0] */
+	size_t			 batch_len;	/* 0: none made yet */
 	struct sha256		 sha;
 	unsigned char		 digest[SHA256_DIGEST_LEN];
 	struct headers		 headers;
@@ -124,6 +130,7 @@ delivery_free(struct delivery *d)
 	delivery_reset(d);
 	x_free(d->rcpts);
 	x_free(d->copies);
+	x_free(d->batch);
 	x_free(d);
 }
 
@@ -156,6 +163,7 @@ delivery_reset(struct delivery *d)
 	d->spool_len = 0;
 	d->body_off = 0;
 	d->first_err = 0;
+	d->batch_len = 0;
 	d->n_rcpts = 0;
 	d->n_copies = 0;
 	d->queue_id[0] = '\0';
@@ -526,6 +534,13 @@ report_stale(void *ctx, const char *name, time_t age)
 	    name, (long long)(age / 3600));
 }
 
+static bool
+same_owner(const struct recipient *a, const struct recipient *b)
+{
+	return a->has_owner == b->has_owner && (!a->has_owner ||
+	    (a->uid == b->uid && a->gid == b->gid));
+}
+
 /* An earlier copy of this transaction with the same owner, or NULL. */
 static const struct copy *
 find_copy(const struct delivery *d, const struct recipient *rc)
@@ -582,67 +597,70 @@ quota_count(const struct recipient *rc, time_t now, off_t size)
 }
 
 /*
- * Stores the copy of recipient idx in dir: the first recipient's file
- * written during the data is delivered as it is; any other copy is a
- * hard link to an earlier one (delivered_to none) or a new file.
+ * The copies of a transaction are made in batches of up to
+ * DELIVERY_BATCH, each in stages that group the durable work: every
+ * copy written, then every file fsynced, linked or renamed into new/,
+ * then each new/ fsynced once.  One journal commit then carries several
+ * copies' metadata (ext4's ordered mode), where a copy at a time would
+ * wait for two commits of its own.
  */
-static int
-store(struct delivery *d, size_t idx, const char *dir, const char *hdr,
-    long hdr_len, char *name, size_t cap, bool *linked)
-{
-	const struct conf	*conf = d->conf;
-	const struct copy	*prev;
+#define DELIVERY_BATCH	8
 
-	*linked = false;
-	if (idx == 0 && d->first_open)
-		/* Kept open: the other copies are read from it. */
-		return maildir_tmp_commit(&d->first, d->body_off +
-		    d->spool_len, d->n_rcpts > 1, name, cap);
-	if (idx == 0 && d->first_err != 0) {
-		errno = d->first_err;
-		return -1;
-	}
-	/* One file for every recipient with this owner (delivered_to none). */
-	prev = conf->delivered_to ? NULL : find_copy(d, &d->rcpts[idx]);
-	if (prev != NULL && maildir_link(prev->path, dir, conf->hostname,
-	    (off_t)hdr_len + d->spool_len, name, cap) == 0) {
-		*linked = true;
-		return 0;
-	}
-	return maildir_deliver(dir, conf->hostname, hdr, (size_t)hdr_len,
-	    d->spool_fd, d->body_off, d->spool_len, name, cap);
+/* One copy of the batch, from its checks to its reply. */
+struct pending {
+	struct lmtp_reply	 r;		/* code 0: still going */
+	char			 detail[DELIVERY_DETAIL_MAX];
+	long long		 size;
+	char			 dir[PATH_MAX];	/* the INBOX or a folder */
+	char			 name[MAILDIR_NAME_MAX + 8];	/* "new/..." */
+	unsigned char		 key[SHA256_DIGEST_LEN];
+	struct maildir_tmp	*file;		/* &own or &d->first, or NULL */
+	struct maildir_tmp	 own;
+	size_t			 link_src;	/* batch entry, or SIZE_MAX */
+	const char		*link_from;	/* a delivered copy, or NULL */
+	bool			 stored;	/* in new/ */
+	bool			 linked;
+	int			 sync_err;	/* of new/, once stored */
+};
+
+/* A failed step of p: its reply and why. */
+static void
+pending_fail(const struct delivery *d, struct pending *p, int err,
+    const char *what)
+{
+	snprintf(p->detail, sizeof(p->detail), "%s %s: %s", what, p->dir,
+	    strerror(err));
+	maildir_reply_for(err, d->conf->quota_bounce, &p->r);
 }
 
-/* The copy itself, under the recipient's identity. */
+/* The checks of one copy and, unless it is to be a link, its file. */
 static void
-deliver_as(struct delivery *d, size_t idx, const struct delivery_origin *o,
-    struct lmtp_reply *r, char *detail, size_t cap, long long *size_out)
+prepare_as(struct delivery *d, size_t idx, struct pending *p,
+    const struct delivery_origin *o, time_t now)
 {
 	const struct conf	*conf = d->conf;
 	const struct recipient	*rc = &d->rcpts[idx];
 	struct folder_rules	 rules;
 	enum folder_result	 fres;
 	struct quota_usage	 u;
-	unsigned char		 key[SHA256_DIGEST_LEN];
-	char			 dir[PATH_MAX], name[MAILDIR_NAME_MAX + 8];
+	const struct copy	*prev;
 	char			 rel[PATH_MAX + MAILDIR_NAME_MAX];
 	char			 hdr[DELIVERY_HEADER_MAX];
-	time_t			 now = time(NULL);
 	long			 hdr_len;
-	off_t			 size;
-	bool			 found = false, linked;
-	const char		*folder;
+	off_t			 off;
+	size_t			 j;
+	bool			 found = false;
 
-	copy_key(d, rc, key);
-	if (journal_find(rc->maildir, key, now, conf->dedup_window, rel,
+	copy_key(d, rc, p->key);
+	if (journal_find(rc->maildir, p->key, now, conf->dedup_window, rel,
 	    sizeof(rel), &found) == -1)
 		log_warn("%s: journal in %s", d->queue_id, rc->maildir);
 	if (found) {
-		set_reply(r, 250, "2.0.0", "");
-		snprintf(r->text, sizeof(r->text), "<%.140s> already "
+		set_reply(&p->r, 250, "2.0.0", "");
+		snprintf(p->r.text, sizeof(p->r.text), "<%.140s> already "
 		    "delivered, id %.32s", rc->address, d->queue_id);
-		snprintf(detail, cap, "duplicate of %s, not stored again",
-		    rel);
+		snprintf(p->detail, sizeof(p->detail), "duplicate of %s, not "
+		    "stored again", rel);
 		return;
 	}
 
@@ -651,68 +669,301 @@ deliver_as(struct delivery *d, size_t idx, const struct delivery_origin *o,
 	    FOLDER_INBOX : FOLDER_EXISTING;
 	rules.pattern = conf->detail_folder_pattern;
 	rules.max_folders = conf->max_detail_folders;
-	if (folder_choose(rc->maildir, rc->detail, &rules, dir, sizeof(dir),
-	    &fres) == -1) {
-		snprintf(detail, cap, "folder for +%s in %s: %s", rc->detail,
-		    rc->maildir, strerror(errno));
-		maildir_reply_for(errno, conf->quota_bounce, r);
+	if (folder_choose(rc->maildir, rc->detail, &rules, p->dir,
+	    sizeof(p->dir), &fres) == -1) {
+		snprintf(p->detail, sizeof(p->detail), "folder for +%s in %s: "
+		    "%s", rc->detail, rc->maildir, strerror(errno));
+		maildir_reply_for(errno, conf->quota_bounce, &p->r);
 		return;
 	}
 	if (fres == FOLDER_USED_CREATED)
-		log_info("%s: created folder %s", d->queue_id, dir);
+		log_info("%s: created folder %s", d->queue_id, p->dir);
 
 	/* The first copy has its block already, in its file. */
 	hdr_len = idx == 0 && d->first_open ? (long)d->body_off :
 	    trace_block(d, rc, o, now, hdr, sizeof(hdr));
 	if (hdr_len == -1) {
-		set_reply(r, 451, "4.3.0", "temporary local problem");
-		snprintf(detail, cap, "trace header too long");
+		set_reply(&p->r, 451, "4.3.0", "temporary local problem");
+		snprintf(p->detail, sizeof(p->detail), "trace header too long");
 		return;
 	}
-	size = (off_t)hdr_len + d->spool_len;
-	*size_out = (long long)size;
+	p->size = (long long)hdr_len + (long long)d->spool_len;
 
 	if (quota_is_set(&rc->quota)) {
 		if (quota_get(rc->maildir, &rc->quota, now, &u) == -1) {
-			snprintf(detail, cap, "%s/maildirsize: %s",
-			    rc->maildir, strerror(errno));
-			maildir_reply_for(errno, conf->quota_bounce, r);
+			snprintf(p->detail, sizeof(p->detail), "%s/maildirsize: "
+			    "%s", rc->maildir, strerror(errno));
+			maildir_reply_for(errno, conf->quota_bounce, &p->r);
 			return;
 		}
-		if (quota_exceeded(&rc->quota, &u, (uint64_t)size, 1)) {
-			over_quota(d, rc, &u, r, detail, cap);
+		if (quota_exceeded(&rc->quota, &u, (uint64_t)p->size, 1)) {
+			over_quota(d, rc, &u, &p->r, p->detail,
+			    sizeof(p->detail));
 			return;
 		}
 	}
 
-	if (store(d, idx, dir, hdr, hdr_len, name, sizeof(name), &linked) ==
-	    -1) {
-		snprintf(detail, cap, "maildir %s: %s", dir, strerror(errno));
-		maildir_reply_for(errno, conf->quota_bounce, r);
+	if (idx == 0 && d->first_open) {
+		p->file = &d->first;
 		return;
 	}
-	if (!linked && !conf->delivered_to)
-		remember_copy(d, rc, dir, name);
+	if (idx == 0 && d->first_err != 0) {
+		pending_fail(d, p, d->first_err, "maildir");
+		return;
+	}
+	/* One file for every recipient with this owner (delivered_to none). */
+	if (!conf->delivered_to) {
+		for (j = 0; p != &d->batch[j]; j++)
+			if (d->batch[j].file != NULL &&
+			    same_owner(rc, &d->rcpts[d->batch_start + j])) {
+				p->link_src = j;
+				return;
+			}
+		prev = find_copy(d, rc);
+		if (prev != NULL) {
+			p->link_from = prev->path;
+			return;
+		}
+	}
+	if (maildir_tmp_open(&p->own, p->dir, conf->hostname) == -1) {
+		pending_fail(d, p, errno, "maildir");
+		return;
+	}
+	off = d->body_off;
+	if (maildir_tmp_write(&p->own, hdr, (size_t)hdr_len) == -1 ||
+	    compat_copy_range(d->spool_fd, &off, p->own.fd, d->spool_len) ==
+	    -1) {
+		pending_fail(d, p, errno, "maildir");
+		maildir_tmp_discard(&p->own);
+		return;
+	}
+	p->file = &p->own;
+}
 
+/* The checks, as the recipient; a loop is refused before anything. */
+static void
+prepare(struct delivery *d, size_t idx, struct pending *p,
+    const struct delivery_origin *o, time_t now)
+{
+	const struct recipient	*rc = &d->rcpts[idx];
+
+	memset(&p->r, 0, sizeof(p->r));
+	p->detail[0] = '\0';
+	p->size = (long long)d->spool_len;
+	p->dir[0] = '\0';
+	p->file = NULL;
+	p->link_src = SIZE_MAX;
+	p->link_from = NULL;
+	p->stored = p->linked = false;
+	p->sync_err = -1;
+	/* RFC 5321 §6.3, RFC 3463 X.4.6: this copy would go round again. */
+	if (headers_delivered_to(&d->headers, rc->address)) {
+		set_reply(&p->r, 554, "5.4.6", "mail loop: already delivered "
+		    "to this recipient");
+		snprintf(p->detail, sizeof(p->detail), "message has "
+		    "Delivered-To: <%s>", rc->address);
+		return;
+	}
+	if (become(rc, &p->r, p->detail, sizeof(p->detail)) == -1)
+		return;
+	prepare_as(d, idx, p, o, now);
+	unbecome(rc);
+}
+
+/* p's file is complete: fsynced, or taken back. */
+static void
+sync_file(struct delivery *d, struct pending *p)
+{
+	if (maildir_tmp_sync(p->file) == 0)
+		return;
+	pending_fail(d, p, errno, "maildir");
+	/* The first copy's file still serves the later copies. */
+	if (p->file == &d->first)
+		maildir_tmp_unlink(p->file);
+	else
+		maildir_tmp_discard(p->file);
+	p->file = NULL;
+}
+
+/*
+ * A link to a synced file: one in this batch (still in tmp/) or a copy
+ * delivered earlier.  Without one (or on another file system) the copy
+ * is written as a file of its own, durable at once.
+ */
+static void
+link_copy(struct delivery *d, const struct delivery_origin *o,
+    struct pending *p, const struct recipient *rc, time_t now)
+{
+	const struct conf	*conf = d->conf;
+	const char		*src = p->link_from;
+	char			 hdr[DELIVERY_HEADER_MAX];
+	long			 hdr_len;
+
+	if (p->link_src != SIZE_MAX)
+		src = d->batch[p->link_src].file != NULL ?
+		    d->batch[p->link_src].file->tmp_path : NULL;
+	if (src != NULL && maildir_link_new(src, p->dir, conf->hostname,
+	    (off_t)p->size, p->name, sizeof(p->name)) == 0) {
+		p->stored = p->linked = true;
+		return;
+	}
+	hdr_len = trace_block(d, rc, o, now, hdr, sizeof(hdr));
+	if (hdr_len == -1 || maildir_deliver(p->dir, conf->hostname, hdr,
+	    (size_t)hdr_len, d->spool_fd, d->body_off, d->spool_len, p->name,
+	    sizeof(p->name)) == -1) {
+		pending_fail(d, p, hdr_len == -1 ? ENAMETOOLONG : errno,
+		    "maildir");
+		return;
+	}
+	p->stored = true;
+}
+
+/* Into new/: the first copy's file stays open for the later copies. */
+static void
+rename_copy(struct delivery *d, struct pending *p)
+{
+	if (maildir_tmp_rename(p->file, (off_t)p->size, p->file == &d->first,
+	    p->name, sizeof(p->name)) == -1) {
+		pending_fail(d, p, errno, "maildir");
+		return;
+	}
+	p->stored = true;
+}
+
+/* new/ fsynced once for all the batch's copies in it, or they go back. */
+static void
+settle_copy(struct delivery *d, struct pending *p)
+{
+	size_t	j;
+
+	for (j = 0; p != &d->batch[j]; j++)
+		if (d->batch[j].sync_err != -1 &&
+		    strcmp(d->batch[j].dir, p->dir) == 0)
+			break;
+	if (p != &d->batch[j])
+		p->sync_err = d->batch[j].sync_err;
+	else
+		p->sync_err = maildir_sync_new(p->dir) == 0 ? 0 : errno;
+	if (p->sync_err == 0)
+		return;
+	maildir_take_back(p->dir, p->name);
+	p->stored = false;
+	pending_fail(d, p, p->sync_err, "maildir");
+}
+
+/* The bookkeeping of a delivered copy, and its 250. */
+static void
+finish_copy(struct delivery *d, struct pending *p, const struct recipient *rc,
+    time_t now)
+{
+	const struct conf	*conf = d->conf;
+	char			 rel[PATH_MAX + MAILDIR_NAME_MAX];
+	const char		*folder;
+
+	if (!p->linked && !conf->delivered_to)
+		remember_copy(d, rc, p->dir, p->name);
 	/* The name relative to the Maildir: ".folder/new/..." or "new/...". */
-	folder = strcmp(dir, rc->maildir) == 0 ? NULL :
-	    dir + strlen(rc->maildir) + 1;
+	folder = strcmp(p->dir, rc->maildir) == 0 ? NULL :
+	    p->dir + strlen(rc->maildir) + 1;
 	snprintf(rel, sizeof(rel), "%s%s%s", folder != NULL ? folder : "",
-	    folder != NULL ? "/" : "", name);
-	if (journal_add(rc->maildir, key, now, conf->dedup_window, rel) ==
+	    folder != NULL ? "/" : "", p->name);
+	if (journal_add(rc->maildir, p->key, now, conf->dedup_window, rel) ==
 	    -1)
 		log_warn("%s: journal in %s", d->queue_id, rc->maildir);
-	if (quota_is_set(&rc->quota) && quota_count(rc, now, size) == -1)
+	if (quota_is_set(&rc->quota) && quota_count(rc, now, (off_t)p->size) ==
+	    -1)
 		log_warn("%s: %s/maildirsize", d->queue_id, rc->maildir);
-	if (conf->tmp_cleanup_interval > 0 && janitor_due(dir, now,
-	    conf->tmp_cleanup_interval) && janitor_sweep(dir, now,
-	    JANITOR_MAX_AGE, report_stale, dir) == -1)
-		log_warn("janitor: %s/tmp", dir);
+	if (conf->tmp_cleanup_interval > 0 && janitor_due(p->dir, now,
+	    conf->tmp_cleanup_interval) && janitor_sweep(p->dir, now,
+	    JANITOR_MAX_AGE, report_stale, p->dir) == -1)
+		log_warn("janitor: %s/tmp", p->dir);
 
-	set_reply(r, 250, "2.0.0", "");
-	snprintf(r->text, sizeof(r->text), "<%.140s> delivered, id %.32s",
+	set_reply(&p->r, 250, "2.0.0", "");
+	snprintf(p->r.text, sizeof(p->r.text), "<%.140s> delivered, id %.32s",
 	    rc->address, d->queue_id);
-	snprintf(detail, cap, "%s%s", rel, linked ? ", linked" : "");
+	snprintf(p->detail, sizeof(p->detail), "%s%s", rel,
+	    p->linked ? ", linked" : "");
+}
+
+enum stage { STAGE_SYNC, STAGE_LINK, STAGE_RENAME, STAGE_SETTLE,
+	STAGE_FINISH };
+
+/* One stage for each copy still going, as its recipient. */
+static void
+run_stage(struct delivery *d, enum stage st, const struct delivery_origin *o,
+    time_t now)
+{
+	const struct recipient	*rc;
+	struct pending		*p;
+	size_t			 i;
+
+	for (i = 0; i < d->batch_len; i++) {
+		p = &d->batch[i];
+		rc = &d->rcpts[d->batch_start + i];
+		if (p->r.code != 0 || (st == STAGE_SYNC && p->file == NULL) ||
+		    (st == STAGE_LINK && p->link_src == SIZE_MAX &&
+		    p->link_from == NULL) ||
+		    (st == STAGE_RENAME && p->file == NULL) ||
+		    (st >= STAGE_SETTLE && !p->stored))
+			continue;
+		if (become(rc, &p->r, p->detail, sizeof(p->detail)) == -1)
+			continue;
+		switch (st) {
+		case STAGE_SYNC:
+			sync_file(d, p);
+			break;
+		case STAGE_LINK:
+			link_copy(d, o, p, rc, now);
+			break;
+		case STAGE_RENAME:
+			rename_copy(d, p);
+			break;
+		case STAGE_SETTLE:
+			settle_copy(d, p);
+			break;
+		case STAGE_FINISH:
+			finish_copy(d, p, rc, now);
+			break;
+		}
+		unbecome(rc);
+	}
+}
+
+/* The copies of recipients start.. (up to DELIVERY_BATCH of them). */
+static void
+run_batch(struct delivery *d, size_t start, const struct delivery_origin *o)
+{
+	time_t	now = time(NULL);
+	size_t	i, n = d->n_rcpts - start;
+
+	if (n > DELIVERY_BATCH)
+		n = DELIVERY_BATCH;
+	if (d->batch == NULL)
+		/* Not zeroed: a child touches only what it uses. */
+		d->batch = xreallocarray(NULL, DELIVERY_BATCH,
+		    sizeof(*d->batch));
+	d->batch_start = start;
+	d->batch_len = n;
+	for (i = 0; i < n; i++)
+		prepare(d, start + i, &d->batch[i], o, now);
+	run_stage(d, STAGE_SYNC, o, now);
+	/* Links first: their sources are still in tmp/. */
+	run_stage(d, STAGE_LINK, o, now);
+	run_stage(d, STAGE_RENAME, o, now);
+	run_stage(d, STAGE_SETTLE, o, now);
+	run_stage(d, STAGE_FINISH, o, now);
+	/* A copy whose identity could not be taken again is left open. */
+	for (i = 0; i < n; i++)
+		if (d->batch[i].file == &d->batch[i].own &&
+		    !d->batch[i].stored)
+			maildir_tmp_discard(&d->batch[i].own);
+}
+
+bool
+delivery_tried(const struct delivery *d, size_t idx)
+{
+	return d->batch_len > 0 && idx >= d->batch_start &&
+	    idx < d->batch_start + d->batch_len;
 }
 
 void
@@ -720,25 +971,16 @@ delivery_deliver(struct delivery *d, size_t idx,
     const struct delivery_origin *o, struct lmtp_reply *r, char *detail,
     size_t cap, long long *size_out)
 {
-	const struct recipient	*rc;
+	const struct pending	*p;
 
 	if (idx >= d->n_rcpts)
 		log_panic("deliver: recipient %zu of %zu", idx, d->n_rcpts);
-	rc = &d->rcpts[idx];
-	detail[0] = '\0';
-	*size_out = (long long)d->spool_len;
-	/* RFC 5321 §6.3, RFC 3463 X.4.6: this copy would go round again. */
-	if (headers_delivered_to(&d->headers, rc->address)) {
-		set_reply(r, 554, "5.4.6", "mail loop: already delivered "
-		    "to this recipient");
-		snprintf(detail, cap, "message has Delivered-To: <%s>",
-		    rc->address);
-		return;
-	}
-	if (become(rc, r, detail, cap) == -1)
-		return;
-	deliver_as(d, idx, o, r, detail, cap, size_out);
-	unbecome(rc);
+	if (!delivery_tried(d, idx))
+		run_batch(d, idx, o);
+	p = &d->batch[idx - d->batch_start];
+	*r = p->r;
+	(void)util_strlcpy(detail, p->detail, cap);
+	*size_out = p->size;
 }
 
 void

@@ -74,13 +74,21 @@ void	delivery_data_end(struct delivery *, struct lmtp_reply *, char *why,
 	    size_t cap);
 
 /*
- * Writes recipient idx's copy and fills reply (250, or the failure as
- * 4xx/5xx).  detail gets the file delivered or why not (cap bytes); *size
- * the octets of the copy.  Blocks on disk I/O.
+ * Recipient idx's outcome: reply (250, or the failure as 4xx/5xx), detail
+ * (the file delivered or why not, cap bytes) and *size (the octets of
+ * the copy).  Called for the recipients in order; the first call of a
+ * batch writes the copies of up to 8 recipients, syncing them together,
+ * and the next calls take their outcomes.  Blocks on disk I/O.
  */
 void	delivery_deliver(struct delivery *, size_t idx,
 	    const struct delivery_origin *, struct lmtp_reply *,
 	    char *detail, size_t cap, long long *size_out);
+
+/*
+ * Whether recipient idx's copy was made (or refused) already: the copies
+ * are made in batches, at the delivery of the batch's first recipient.
+ */
+bool	delivery_tried(const struct delivery *, size_t idx);
 
 /*
  * The Postfix-style line for one recipient's outcome: to=, orig_to= when

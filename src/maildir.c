@@ -57,8 +57,7 @@ static int	mkdir_one(const char *);
 static int	mkdir_parents(char *);
 static int	fresh_name(const char *, const char *, off_t, size_t,
 		    char[MAILDIR_NAME_MAX], char[PATH_MAX]);
-static int	made_durable(const char *, const char *, const char *, char *,
-		    size_t);
+static int	settle(const char *, const char *, char *, size_t);
 
 static int
 fault(const char *step)
@@ -302,27 +301,20 @@ fresh_name(const char *dir, const char *host, off_t size, size_t out_cap,
 }
 
 /*
- * The copy is visible in new/ but not durable until new/ is synced.  If
- * that fails take it back, so that the client's retry is the only copy.
- * XXX: if the unlink fails too, the retry makes a duplicate, which beats
- * a loss.
+ * The copy dir/rel ("new/<name>") is visible but not durable until new/
+ * is synced.  If that fails take it back, so that the client's retry is
+ * the only copy.  XXX: if the unlink fails too, the retry makes a
+ * duplicate, which beats a loss.
  */
 static int
-made_durable(const char *dir, const char *name, const char *new_path,
-    char *name_out, size_t cap)
+settle(const char *dir, const char *rel, char *name_out, size_t cap)
 {
-	char	new_dir[PATH_MAX];
-	int	saved;
-
-	if (path_join(new_dir, sizeof(new_dir), dir, "new", NULL) == -1 ||
-	    maildir_sync_dir(new_dir) == -1) {
-		saved = errno;
-		(void)unlink(new_path);
-		errno = saved;
+	if (maildir_sync_new(dir) == -1) {
+		maildir_take_back(dir, rel);
 		return -1;
 	}
 	if (name_out != NULL)
-		(void)snprintf(name_out, cap, "new/%s", name);
+		(void)snprintf(name_out, cap, "%s", rel);
 	return 0;
 }
 
@@ -374,6 +366,17 @@ maildir_tmp_write(struct maildir_tmp *t, const void *p, size_t n)
 }
 
 void
+maildir_tmp_unlink(struct maildir_tmp *t)
+{
+	int	saved = errno;
+
+	if (t->in_tmp)
+		(void)unlink(t->tmp_path);
+	t->in_tmp = false;
+	errno = saved;
+}
+
+void
 maildir_tmp_discard(struct maildir_tmp *t)
 {
 	int	saved = errno;
@@ -388,7 +391,16 @@ maildir_tmp_discard(struct maildir_tmp *t)
 }
 
 int
-maildir_tmp_commit(struct maildir_tmp *t, off_t size, bool keep_open,
+maildir_tmp_sync(struct maildir_tmp *t)
+{
+	/* QMD: check every write, the fsync and the close. */
+	if (fault("fsync") == -1 || fsync(t->fd) == -1)
+		return -1;
+	return 0;
+}
+
+int
+maildir_tmp_rename(struct maildir_tmp *t, off_t size, bool keep_open,
     char *name_out, size_t cap)
 {
 	char	name[MAILDIR_NAME_MAX + 32];
@@ -398,14 +410,11 @@ maildir_tmp_commit(struct maildir_tmp *t, off_t size, bool keep_open,
 	n = snprintf(name, sizeof(name), "%s,S=%lld", t->base,
 	    (long long)size);
 	if (n < 0 || (size_t)n >= MAILDIR_NAME_MAX ||
-	    (name_out != NULL && strlen("new/") + (size_t)n >= cap)) {
+	    strlen("new/") + (size_t)n >= cap) {
 		errno = ENAMETOOLONG;
 		goto fail;
 	}
 	if (path_join(new_path, sizeof(new_path), t->dir, "new", name) == -1)
-		goto fail;
-	/* QMD: check every write, the fsync and the close. */
-	if (fault("fsync") == -1 || fsync(t->fd) == -1)
 		goto fail;
 	if (!keep_open) {
 		/* The descriptor is gone even when close fails: no retry. */
@@ -425,8 +434,7 @@ maildir_tmp_commit(struct maildir_tmp *t, off_t size, bool keep_open,
 	    rename(t->tmp_path, new_path) == -1))
 		goto fail;
 	t->in_tmp = false;
-	if (made_durable(t->dir, name, new_path, name_out, cap) == -1)
-		goto fail;
+	(void)snprintf(name_out, cap, "new/%s", name);
 	return 0;
 
 fail:
@@ -437,6 +445,51 @@ fail:
 	if (!keep_open)
 		maildir_tmp_discard(t);
 	errno = saved;
+	return -1;
+}
+
+int
+maildir_sync_new(const char *dir)
+{
+	char	new_dir[PATH_MAX];
+
+	if (path_join(new_dir, sizeof(new_dir), dir, "new", NULL) == -1)
+		return -1;
+	return maildir_sync_dir(new_dir);
+}
+
+void
+maildir_take_back(const char *dir, const char *name)
+{
+	char	path[PATH_MAX];
+	int	saved = errno;
+
+	if (path_join(path, sizeof(path), dir, name, NULL) == 0)
+		(void)unlink(path);
+	errno = saved;
+}
+
+int
+maildir_tmp_commit(struct maildir_tmp *t, off_t size, bool keep_open,
+    char *name_out, size_t cap)
+{
+	char	name[MAILDIR_NAME_MAX + 8];
+	int	n;
+
+	/* A 250 must name the file: a name that does not fit stops here. */
+	n = snprintf(NULL, 0, "new/%s,S=%lld", t->base, (long long)size);
+	if (name_out != NULL && (n < 0 || (size_t)n >= cap))
+		errno = ENAMETOOLONG;
+	else if (maildir_tmp_sync(t) == 0) {
+		if (maildir_tmp_rename(t, size, keep_open, name,
+		    sizeof(name)) == -1)
+			return -1;
+		return settle(t->dir, name, name_out, cap);
+	}
+	if (keep_open)
+		maildir_tmp_unlink(t);
+	else
+		maildir_tmp_discard(t);
 	return -1;
 }
 
@@ -468,8 +521,8 @@ maildir_deliver(const char *dir, const char *host, const char *hdr,
 }
 
 int
-maildir_link(const char *src, const char *dir, const char *host, off_t size,
-    char *name_out, size_t cap)
+maildir_link_new(const char *src, const char *dir, const char *host,
+    off_t size, char *name_out, size_t cap)
 {
 	char		 name[MAILDIR_NAME_MAX];
 	char		 new_path[PATH_MAX];
@@ -477,8 +530,7 @@ maildir_link(const char *src, const char *dir, const char *host, off_t size,
 	bool		 created = false;
 
 	for (;;) {
-		if (fresh_name(dir, host, size, name_out != NULL ? cap : 0,
-		    name, new_path) == -1)
+		if (fresh_name(dir, host, size, cap, name, new_path) == -1)
 			return -1;
 		/* The source is complete and synced: the link delivers it. */
 		if (fault("link") == 0 && link(src, new_path) == 0)
@@ -493,7 +545,21 @@ maildir_link(const char *src, const char *dir, const char *host, off_t size,
 			continue;
 		return -1;
 	}
-	return made_durable(dir, name, new_path, name_out, cap);
+	(void)snprintf(name_out, cap, "new/%s", name);
+	return 0;
+}
+
+int
+maildir_link(const char *src, const char *dir, const char *host, off_t size,
+    char *name_out, size_t cap)
+{
+	char	rel[MAILDIR_NAME_MAX + 8];
+
+	/* The caller's room is checked before anything is linked. */
+	if (maildir_link_new(src, dir, host, size, rel, name_out != NULL &&
+	    cap < sizeof(rel) ? cap : sizeof(rel)) == -1)
+		return -1;
+	return settle(dir, rel, name_out, cap);
 }
 
 /* STYLE §4: the one place delivery errors become replies. */

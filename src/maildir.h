@@ -65,17 +65,37 @@ int	maildir_tmp_open(struct maildir_tmp *, const char *dir,
 int	maildir_tmp_write(struct maildir_tmp *, const void *p, size_t n);
 
 /*
- * Delivers the file of size octets: fsync, close (unless keep_open, when
- * fd stays open for reading), rename into new/ as "<base>,S=<size>",
- * fsync new/.  Returns 0 with "new/<name>" in name_out (cap bytes), or
- * -1 with errno and nothing left in tmp/ or new/; the descriptor is then
- * closed too, unless keep_open.
+ * Delivers the file of size octets: maildir_tmp_sync, maildir_tmp_rename,
+ * maildir_sync_new.  Returns 0 with "new/<name>" in name_out (cap bytes,
+ * or NULL), or -1 with errno and nothing left in tmp/ or new/; the
+ * descriptor is then closed too, unless keep_open.
  */
 int	maildir_tmp_commit(struct maildir_tmp *, off_t size, bool keep_open,
 	    char *name_out, size_t cap);
 
+/*
+ * The steps of a commit, for a caller that makes several copies and
+ * syncs each new/ once for all of them.  sync: fsync the file; 0 or -1.
+ * rename: close it (unless keep_open), rename it into new/ as
+ * "<base>,S=<size>" and put "new/<name>" in name_out (cap bytes); on
+ * failure nothing is left in tmp/, and the descriptor is closed unless
+ * keep_open.  The copy is durable only after maildir_sync_new.
+ */
+int	maildir_tmp_sync(struct maildir_tmp *);
+int	maildir_tmp_rename(struct maildir_tmp *, off_t size, bool keep_open,
+	    char *name_out, size_t cap);
+
+/* Removes the file from tmp/ if it is there; the descriptor stays. */
+void	maildir_tmp_unlink(struct maildir_tmp *);
+
 /* Closes the file if open, and removes it from tmp/ if it is there. */
 void	maildir_tmp_discard(struct maildir_tmp *);
+
+/* fsyncs dir/new: the copies renamed or linked there are delivered. */
+int	maildir_sync_new(const char *dir);
+
+/* Removes dir/rel ("new/<name>"), keeping errno: a copy taken back. */
+void	maildir_take_back(const char *dir, const char *rel);
 
 /*
  * Delivers hdr (hdr_len bytes) followed by body_len bytes of body_fd (read
@@ -97,6 +117,14 @@ int	maildir_deliver(const char *dir, const char *host, const char *hdr,
  * errno (EXDEV: another file system; the caller writes a copy instead).
  */
 int	maildir_link(const char *src, const char *dir, const char *host,
+	    off_t size, char *name_out, size_t cap);
+
+/*
+ * maildir_link without the sync of new/, which the caller does with
+ * maildir_sync_new (taking the link back if it fails).  name_out (cap
+ * bytes) gets "new/<name>".
+ */
+int	maildir_link_new(const char *src, const char *dir, const char *host,
 	    off_t size, char *name_out, size_t cap);
 
 /*

@@ -220,7 +220,7 @@ hook_deliver(void *ctx, size_t idx, const struct addr *to,
 		log_result(s, rcpt, to, size, r, r->text);
 		return;
 	}
-	if (s->dead) {
+	if (s->dead && !delivery_tried(s->d, idx)) {
 		/* Nobody will read the reply: leave it to the client's retry. */
 		set_reply(r, 451, "4.4.2", "connection lost");
 		log_result(s, rcpt, to, size, r,

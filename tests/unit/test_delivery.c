@@ -42,7 +42,11 @@ setup(void)
 	ck_assert_int_eq(mkdir(path, 0700), 0);
 	test_pathf(path, "%s/users", root);
 	test_write_file(path, "admin@example.org\nalice@example.org\n"
-	    "bob@example.org\nsmall@example.org 1k\nfew@example.org 1C\n");
+	    "bob@example.org\nsmall@example.org 1k\nfew@example.org 1C\n"
+	    "u0@example.org\nu1@example.org\nu2@example.org\n"
+	    "u3@example.org\nu4@example.org\nu5@example.org\n"
+	    "u6@example.org\nu7@example.org\nu8@example.org\n"
+	    "u9@example.org\n");
 	snprintf(text, sizeof(text),
 	    "domains = {\"example.org\"}\n"
 	    "maildir = \"%s/mail/%%n\"\n"
@@ -479,6 +483,101 @@ START_TEST(test_first_copy_is_the_spool)
 }
 END_TEST
 
+static char	trail[128];
+static int	dirsyncs, fail_dirsync_at;
+
+/*
+ * Records the steps of the copies in trail, a letter each: o open,
+ * f fsync, r rename, d dirsync, l link.  Writes are left out.
+ */
+static int
+record_steps(const char *step)
+{
+	static const char *const names[] = { "open", "fsync", "rename",
+	    "dirsync", "link" };
+	size_t	i, len = strlen(trail);
+
+	for (i = 0; i < 5; i++)
+		if (strcmp(step, names[i]) == 0 && len + 1 < sizeof(trail)) {
+			trail[len] = "ofrdl"[i];
+			trail[len + 1] = '\0';
+		}
+	if (strcmp(step, "dirsync") == 0 && ++dirsyncs == fail_dirsync_at)
+		return EIO;
+	return 0;
+}
+
+static void
+record(void)
+{
+	trail[0] = '\0';
+	dirsyncs = 0;
+	maildir_fault_hook = record_steps;
+}
+
+/*
+ * The durable work of a transaction's copies is grouped: every file
+ * fsynced, then every rename, then each new/ fsynced once; eight copies
+ * at a time.
+ */
+START_TEST(test_copies_synced_together)
+{
+	static const char *const to[] = { "u0@example.org",
+	    "u1@example.org", "u2@example.org", "u3@example.org",
+	    "u4@example.org", "u5@example.org", "u6@example.org",
+	    "u7@example.org", "u8@example.org", "u9@example.org" };
+	struct delivery		*d = delivery_new(conf);
+	struct lmtp_reply	 r[10];
+	char			 who[8];
+	size_t			 i;
+
+	/* The Maildirs exist (making them syncs their parents). */
+	fail_dirsync_at = 0;
+	transact(d, "", to, 10, "Subject: first\n\nbody\n", r);
+	ck_assert_uint_eq(r[9].code, 250);
+
+	/* The copies made (u0's as the data came) ... */
+	record();
+	transact(d, "", to, 3, msg1, r);
+	ck_assert_str_eq(trail, "ooo" "fff" "rrr" "ddd");
+	for (i = 0; i < 3; i++)
+		ck_assert_uint_eq(r[i].code, 250);
+
+	/* ... ten of them: two batches. */
+	record();
+	transact(d, "", to, 10, "Subject: ten\n\nbody\n", r);
+	ck_assert_str_eq(trail, "oooooooo" "ffffffff" "rrrrrrrr" "dddddddd"
+	    "oo" "ff" "rr" "dd");
+	for (i = 0; i < 10; i++) {
+		ck_assert_uint_eq(r[i].code, 250);
+		snprintf(who, sizeof(who), "u%zu", i);
+		ck_assert_int_eq(count(who, "new"), i < 3 ? 3 : 2);
+	}
+
+	/* A new/ that cannot be synced takes back its own copy only. */
+	fail_dirsync_at = 2;
+	record();
+	transact(d, "", to, 3, "Subject: three\n\nbody\n", r);
+	ck_assert_uint_eq(r[0].code, 250);
+	ck_assert_uint_eq(r[1].code, 451);
+	ck_assert_uint_eq(r[2].code, 250);
+	ck_assert_int_eq(count("u1", "new"), 3);
+	ck_assert_int_eq(count("u1", "tmp"), 0);
+	ck_assert_int_eq(count("u2", "new"), 4);
+
+	/* delivered_to none: one file, linked into the others from tmp/. */
+	conf->delivered_to = false;
+	fail_dirsync_at = 0;
+	record();
+	transact(d, "", to, 10, "Subject: linked\n\nbody\n", r);
+	ck_assert_str_eq(trail, "o" "f" "lllllll" "r" "dddddddd" "ll" "dd");
+	for (i = 0; i < 10; i++)
+		ck_assert_uint_eq(r[i].code, 250);
+	maildir_fault_hook = NULL;
+	delivery_free(d);
+}
+END_TEST
+
 /* A journal that cannot be read or written costs dedup, never the copy. */
 START_TEST(test_bookkeeping_failure_does_not_refuse)
 {
@@ -542,6 +641,7 @@ delivery_suite(void)
 	tcase_add_test(tc, test_explain);
 	tcase_add_test(tc, test_first_copy_fails_alone);
 	tcase_add_test(tc, test_first_copy_is_the_spool);
+	tcase_add_test(tc, test_copies_synced_together);
 	suite_add_tcase(s, tc);
 	return s;
 }
