@@ -82,6 +82,7 @@ LIB_SRCS = \
 	src/status.c \
 	src/template.c \
 	src/tls.c \
+	src/tlsdl.c \
 	src/trace.c \
 	src/userdb.c \
 	src/util.c \
@@ -153,13 +154,14 @@ $(UNIT_OBJS): ALL_CFLAGS += $(CHECK_CFLAGS)
 src/liblmtpd.a: $(LIB_OBJS)
 	$(Q_AR)rm -f $@ && $(AR) rcs $@ $(LIB_OBJS)
 
+# No OpenSSL on the link line: src/tlsdl.c opens it when TLS is configured.
 lmtpd: src/main.o src/liblmtpd.a
 	$(Q_LD)$(CC) $(CFLAGS) $(LDFLAGS) $(BINDNOW_LDFLAGS) -o $@ src/main.o \
-	    src/liblmtpd.a $(CONFUSE_LIBS) $(OPENSSL_LIBS) $(LIBS)
+	    src/liblmtpd.a $(CONFUSE_LIBS) $(LIBS)
 
 tests/unit/check_lmtpd: $(UNIT_OBJS) src/liblmtpd.a
 	$(Q_LD)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(UNIT_OBJS) src/liblmtpd.a \
-	    $(CONFUSE_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS) $(LIBS)
+	    $(CONFUSE_LIBS) $(CHECK_LIBS) $(LIBS)
 
 # A dev instance: loopback port 2424 and a socket and mail root under run/.
 # Started as root it runs as the default user, mail, who then owns run/.

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tls: the OpenSSL side of STARTTLS.  Every OpenSSL call of lmtpd is here;
- * without OpenSSL (./configure --without-openssl) the same functions exist
- * and fail with ENOTSUP, so no caller needs an #ifdef.  Sockets stay
+ * tls: the OpenSSL side of STARTTLS.  Every OpenSSL call of lmtpd is here,
+ * through the table tlsdl.c fills when the first context is built; without
+ * OpenSSL (./configure --without-openssl) the same functions exist and fail
+ * with ENOTSUP, so no caller needs an #ifdef.  Sockets stay
  * non-blocking: each step returns what it waits for, and session.c waits
  * under its own deadline and signal mask.
  */
@@ -18,8 +19,7 @@
 
 #ifdef HAVE_OPENSSL
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
+#include "tlsdl.h"
 
 struct tls_ctx {
 	SSL_CTX	*ssl_ctx;
@@ -30,6 +30,9 @@ struct tls_conn {
 	bool	 established;
 	int	 sys_errno;	/* errno of the last SSL_ERROR_SYSCALL */
 };
+
+/* Set by the first tls_ctx_new; every other call has a context by then. */
+static const struct tlsdl	*ossl;
 
 static enum tls_io	tls_result(struct tls_conn *, int);
 static void		tls_errx(char *, size_t, const char *, const char *);
@@ -62,44 +65,53 @@ tls_ctx_new(const char *cert, const char *key, char *err, size_t cap)
 	SSL_CTX		*c;
 	char		 what[PATH_MAX + 64];
 
-	ERR_clear_error();
-	c = SSL_CTX_new(TLS_server_method());
+	if (ossl == NULL) {
+		ossl = tlsdl_load(err, cap);
+		if (ossl == NULL)
+			return NULL;
+	}
+	ossl->ERR_clear_error();
+	c = ossl->SSL_CTX_new(ossl->TLS_server_method());
 	if (c == NULL) {
 		tls_errx(err, cap, "cannot create a TLS context", NULL);
 		return NULL;
 	}
-	/* TLS 1.0 and 1.1 are deprecated (RFC 8996). */
-	if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1) {
+	/* TLS 1.0 and 1.1 are deprecated (RFC 8996); the macro's call. */
+	if (ossl->SSL_CTX_ctrl(c, SSL_CTRL_SET_MIN_PROTO_VERSION,
+	    TLS1_2_VERSION, NULL) != 1) {
 		tls_errx(err, cap, "cannot set TLS 1.2 as the minimum", NULL);
-		SSL_CTX_free(c);
+		ossl->SSL_CTX_free(c);
 		return NULL;
 	}
-	SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION |
+	ossl->SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE
 #ifdef SSL_OP_NO_RENEGOTIATION
 	    | SSL_OP_NO_RENEGOTIATION
 #endif
 	    );
-	SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* SSL_CTX_set_mode and SSL_CTX_set_session_cache_mode, unmacroed. */
+	(void)ossl->SSL_CTX_ctrl(c, SSL_CTRL_MODE,
+	    SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER,
+	    NULL);
 	/* One connection per process: a session cache would never hit. */
-	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_num_tickets(c, 0);
-	if (SSL_CTX_use_certificate_chain_file(c, cert) != 1) {
+	(void)ossl->SSL_CTX_ctrl(c, SSL_CTRL_SET_SESS_CACHE_MODE,
+	    SSL_SESS_CACHE_OFF, NULL);
+	ossl->SSL_CTX_set_num_tickets(c, 0);
+	if (ossl->SSL_CTX_use_certificate_chain_file(c, cert) != 1) {
 		tls_errx(err, cap, "certificate", cert);
-		SSL_CTX_free(c);
+		ossl->SSL_CTX_free(c);
 		return NULL;
 	}
-	if (SSL_CTX_use_PrivateKey_file(c, key, SSL_FILETYPE_PEM) != 1) {
+	if (ossl->SSL_CTX_use_PrivateKey_file(c, key, SSL_FILETYPE_PEM) != 1) {
 		tls_errx(err, cap, "key", key);
-		SSL_CTX_free(c);
+		ossl->SSL_CTX_free(c);
 		return NULL;
 	}
-	if (SSL_CTX_check_private_key(c) != 1) {
+	if (ossl->SSL_CTX_check_private_key(c) != 1) {
 		(void)snprintf(what, sizeof(what), "key %s does not match "
 		    "the certificate", key);
 		tls_errx(err, cap, what, NULL);
-		SSL_CTX_free(c);
+		ossl->SSL_CTX_free(c);
 		return NULL;
 	}
 	t = xcalloc(1, sizeof(*t));
@@ -112,7 +124,7 @@ tls_ctx_free(struct tls_ctx *t)
 {
 	if (t == NULL)
 		return;
-	SSL_CTX_free(t->ssl_ctx);
+	ossl->SSL_CTX_free(t->ssl_ctx);
 	x_free(t);
 }
 
@@ -122,18 +134,18 @@ tls_conn_new(struct tls_ctx *t, int fd, char *err, size_t cap)
 	struct tls_conn	*c;
 	SSL		*ssl;
 
-	ERR_clear_error();
-	ssl = SSL_new(t->ssl_ctx);
+	ossl->ERR_clear_error();
+	ssl = ossl->SSL_new(t->ssl_ctx);
 	if (ssl == NULL) {
 		tls_errx(err, cap, "SSL_new", NULL);
 		return NULL;
 	}
-	if (SSL_set_fd(ssl, fd) != 1) {
+	if (ossl->SSL_set_fd(ssl, fd) != 1) {
 		tls_errx(err, cap, "SSL_set_fd", NULL);
-		SSL_free(ssl);
+		ossl->SSL_free(ssl);
 		return NULL;
 	}
-	SSL_set_accept_state(ssl);
+	ossl->SSL_set_accept_state(ssl);
 	c = xcalloc(1, sizeof(*c));
 	c->ssl = ssl;
 	return c;
@@ -146,16 +158,16 @@ tls_conn_free(struct tls_conn *c)
 		return;
 	/* One try, never waiting: the socket is non-blocking. */
 	if (c->established)
-		(void)SSL_shutdown(c->ssl);
-	SSL_free(c->ssl);
-	ERR_clear_error();
+		(void)ossl->SSL_shutdown(c->ssl);
+	ossl->SSL_free(c->ssl);
+	ossl->ERR_clear_error();
 	x_free(c);
 }
 
 static enum tls_io
 tls_result(struct tls_conn *c, int rc)
 {
-	switch (SSL_get_error(c->ssl, rc)) {
+	switch (ossl->SSL_get_error(c->ssl, rc)) {
 	case SSL_ERROR_NONE:
 		return TLS_IO_OK;
 	case SSL_ERROR_WANT_READ:
@@ -167,7 +179,7 @@ tls_result(struct tls_conn *c, int rc)
 	case SSL_ERROR_SYSCALL:
 		c->sys_errno = errno;
 		/* OpenSSL 3 queues "unexpected eof"; 1.1.1 says rc 0. */
-		if (ERR_peek_error() == 0 && (rc == 0 || errno == 0))
+		if (ossl->ERR_peek_error() == 0 && (rc == 0 || errno == 0))
 			return TLS_IO_EOF;
 		return TLS_IO_ERROR;
 	default:
@@ -182,9 +194,9 @@ tls_accept(struct tls_conn *c)
 	int		rc;
 	enum tls_io	io;
 
-	ERR_clear_error();
+	ossl->ERR_clear_error();
 	errno = 0;
-	rc = SSL_accept(c->ssl);
+	rc = ossl->SSL_accept(c->ssl);
 	if (rc == 1) {
 		c->established = true;
 		return TLS_IO_OK;
@@ -201,9 +213,9 @@ tls_read(struct tls_conn *c, void *buf, size_t cap, size_t *n_out)
 	int	rc;
 
 	*n_out = 0;
-	ERR_clear_error();
+	ossl->ERR_clear_error();
 	errno = 0;
-	rc = SSL_read_ex(c->ssl, buf, cap, &n);
+	rc = ossl->SSL_read_ex(c->ssl, buf, cap, &n);
 	if (rc == 1) {
 		*n_out = n;
 		return TLS_IO_OK;
@@ -218,9 +230,9 @@ tls_write(struct tls_conn *c, const void *buf, size_t n, size_t *n_out)
 	int	rc;
 
 	*n_out = 0;
-	ERR_clear_error();
+	ossl->ERR_clear_error();
 	errno = 0;
-	rc = SSL_write_ex(c->ssl, buf, n, &w);
+	rc = ossl->SSL_write_ex(c->ssl, buf, n, &w);
 	if (rc == 1) {
 		*n_out = w;
 		return TLS_IO_OK;
@@ -231,13 +243,13 @@ tls_write(struct tls_conn *c, const void *buf, size_t n, size_t *n_out)
 bool
 tls_pending(const struct tls_conn *c)
 {
-	return SSL_pending(c->ssl) > 0;
+	return ossl->SSL_pending(c->ssl) > 0;
 }
 
 const char *
 tls_version(const struct tls_conn *c)
 {
-	return SSL_get_version(c->ssl);
+	return ossl->SSL_get_version(c->ssl);
 }
 
 const char *
@@ -245,7 +257,7 @@ tls_cipher(const struct tls_conn *c)
 {
 	const char	*name;
 
-	name = SSL_CIPHER_get_name(SSL_get_current_cipher(c->ssl));
+	name = ossl->SSL_CIPHER_get_name(ossl->SSL_get_current_cipher(c->ssl));
 	return name != NULL ? name : "(none)";
 }
 
@@ -256,10 +268,10 @@ tls_error_string(const struct tls_conn *c, char *buf, size_t cap)
 
 	if (cap == 0)
 		return buf;
-	e = ERR_get_error();
+	e = ossl != NULL ? ossl->ERR_get_error() : 0;
 	if (e != 0) {
-		ERR_error_string_n(e, buf, cap);
-		ERR_clear_error();
+		ossl->ERR_error_string_n(e, buf, cap);
+		ossl->ERR_clear_error();
 	} else if (c != NULL && c->sys_errno != 0)
 		util_strlcpy(buf, strerror(c->sys_errno), cap);
 	else if (c == NULL && errno != 0)

@@ -2,7 +2,8 @@
 /*
  * tls: STARTTLS (RFC 3207) over OpenSSL, kept out of session.c.  A server
  * context is built once per configuration (at load, so -t and SIGHUP see a
- * bad certificate) and inherited by the children; a connection wraps a
+ * bad certificate) and inherited by the children, as is OpenSSL itself,
+ * loaded by the first context and not before; a connection wraps a
  * non-blocking socket and reports what it waits for instead of waiting.
  * Built without OpenSSL, tls_available() is false and every constructor
  * fails with ENOTSUP.  No logging here: callers log tls_error_string().
@@ -31,9 +32,10 @@ bool		 tls_available(void);
 /*
  * A server context with the PEM certificate chain and key at the two
  * paths: TLS 1.2 at least, no compression, no renegotiation, the server's
- * cipher order.  The key must match the certificate.  Returns it, or NULL
- * with a message in err (cap bytes).  May read files; does not block
- * otherwise.
+ * cipher order.  The key must match the certificate.  The first call
+ * loads libssl (tlsdl.h), so call it before forking.  Returns it, or NULL
+ * with a message in err (cap bytes): also when libssl or one of its
+ * functions is missing.  May read files; does not block otherwise.
  */
 struct tls_ctx	*tls_ctx_new(const char *cert, const char *key, char *err,
 		    size_t cap);

@@ -7,7 +7,10 @@ s_client -starttls lmtp, the CVE-2011-0411 case (bytes pipelined after
 STARTTLS are dropped), tls = required (530), 501 and 503, a client that
 sends garbage instead of a ClientHello or nothing at all (the command
 deadline), the certificate replaced by SIGHUP (and a bad one refused by
-the reload and by -t), and swaks --tls.
+the reload and by -t), swaks --tls, and OpenSSL's loading: libssl and
+libcrypto are mapped in the master and every child when TLS is on, in no
+process when it is off, and a libssl that cannot be loaded or lacks a
+function fails the start and -t, naming what is missing.
 
 Usage: python3 tests/integration/test_tls.py ./lmtpd [unittest args]
 
@@ -20,6 +23,7 @@ loudly.  Python 3 standard library only, plus the openssl command.
 
 import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -36,6 +40,10 @@ import test_lmtpd as T      # noqa: E402
 TOOL_TIMEOUT = 60           # seconds for one openssl or swaks run
 RELOAD_TIMEOUT = 10         # seconds for a SIGHUP to take effect
 OPENSSL = shutil.which("openssl")
+CC = shutil.which("cc") or shutil.which("gcc")
+# The names lmtpd may dlopen: the soname of OpenSSL 3 or 1.1.1, then the
+# development link.
+LIBSSL_NAMES = ("libssl.so.3", "libssl.so.1.1", "libssl.so")
 
 
 def loud_skip(test, why):
@@ -62,6 +70,17 @@ def fingerprint(cert_path):
     with open(cert_path) as f:
         der = ssl.PEM_cert_to_DER_cert(f.read())
     return hashlib.sha256(der).hexdigest()
+
+
+def openssl_mapped(pid):
+    """Which of libssl and libcrypto are mapped into pid."""
+    found = set()
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            m = re.search(r"/(libssl|libcrypto)\.so", line)
+            if m:
+                found.add(m.group(1))
+    return sorted(found)
 
 
 def client_context():
@@ -357,6 +376,100 @@ class ReloadTests(TLSTestCase):
         self.assertIn("tls_cert", self.d.log().split("reload failed")[-1])
         for _ in range(3):
             self.assertEqual(self.peer_fingerprint(), new)
+
+
+class NotMapped:
+    """Without TLS no process maps OpenSSL: its relocated data would be
+    in every child's RSS (TestChildMemory)."""
+
+    def assert_not_mapped(self):
+        c = self.open()
+        c.expect("MAIL FROM:<%s>" % T.SENDER, 250)
+        busy = T.pid_holding_inode(self.d.children(), T.server_socket_inode(
+            self.d.port, c.local_port()))
+        self.assertIsNotNone(busy, "no child holds the connection")
+        pids = [self.d.proc.pid] + T.children_of(self.d.proc.pid,
+                                                 with_status=True)
+        self.assertIn(busy, pids)
+        for pid in pids:
+            self.assertEqual(openssl_mapped(pid), [], "pid %d" % pid)
+        c.expect("QUIT", 221)
+
+
+class NotLoadedTests(NotMapped, T.LMTPDTestCase):
+
+    def test_without_tls_cert(self):
+        self.assert_not_mapped()
+
+
+class OffNotLoadedTests(NotMapped, TLSTestCase):
+    """A certificate with tls = off builds no context: nothing loaded."""
+
+    tls_mode = "off"
+
+    def test_tls_off(self):
+        self.assert_not_mapped()
+
+
+class LoadedTests(TLSTestCase):
+
+    def test_master_and_children_map_openssl(self):
+        """Loaded by the master at start, so the children inherit it and
+        nothing is loaded per connection."""
+        pids = [self.d.proc.pid] + T.children_of(self.d.proc.pid,
+                                                 with_status=True)
+        self.assertGreater(len(pids), 1, "no children")
+        for pid in pids:
+            self.assertEqual(openssl_mapped(pid), ["libcrypto", "libssl"],
+                             "pid %d" % pid)
+        c = self.open()
+        self.starttls(c)
+        c.expect("LHLO client.test", 250)
+        c.expect("QUIT", 221)
+
+    def fake_libssl(self, source):
+        """A directory with lib*.so files made from source, or with source
+        itself when it is bytes; for LD_LIBRARY_PATH."""
+        lib = os.path.join(self.d.dir, "fakelib")
+        os.mkdir(lib)
+        for name in LIBSSL_NAMES:
+            path = os.path.join(lib, name)
+            if isinstance(source, bytes):
+                with open(path, "wb") as f:
+                    f.write(source)
+                continue
+            c_path = os.path.join(lib, "fake.c")
+            with open(c_path, "w") as f:
+                f.write(source)
+            subprocess.run([CC, "-shared", "-fPIC", "-o", path, c_path],
+                           stdin=subprocess.DEVNULL, timeout=TOOL_TIMEOUT,
+                           check=True)
+        os.chmod(lib, 0o755)
+        return lib
+
+    def assert_start_fails(self, lib, pattern):
+        env = dict(os.environ, LD_LIBRARY_PATH=lib)
+        for args, status in ((["-t"], 1), (["-f"], 78)):    # EX_CONFIG
+            p = subprocess.run([T.LMTPD] + args + ["-c", self.d.conf_path],
+                               stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, env=env,
+                               timeout=TOOL_TIMEOUT)
+            out = p.stdout.decode("latin-1")
+            self.assertEqual(p.returncode, status, out)
+            self.assertRegex(out, "option 'tls_cert': " + pattern)
+
+    def test_missing_function_fails_the_start(self):
+        if CC is None:
+            loud_skip(self, "no C compiler for the fake libssl")
+        lib = self.fake_libssl("int lmtpd_fake_libssl;\n")
+        self.assert_start_fails(lib, r"cannot load OpenSSL: "
+                                r"libssl\.so[.0-9]* has no [A-Za-z_]+\n")
+
+    def test_unloadable_library_fails_the_start(self):
+        lib = self.fake_libssl(b"not a library\n")
+        self.assert_start_fails(lib, r"cannot load OpenSSL: "
+                                r"\S*fakelib/libssl\.so[.0-9]*: ")
 
 
 if __name__ == "__main__":
