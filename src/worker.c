@@ -19,6 +19,9 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -36,6 +39,14 @@
 
 /* How long to pause after an accept failure that is not a lost race. */
 #define WORKER_ACCEPT_PAUSE	1	/* seconds */
+/*
+ * Free memory glibc keeps at the top of the heap, and the size below
+ * which it does not mmap: a session's buffers serve the next one instead
+ * of going back to the kernel (brk, munmap) and being faulted in afresh
+ * on every connection.  A child's RSS is what its busiest session
+ * touched, either way.
+ */
+#define WORKER_TRIM_THRESHOLD	(1024 * 1024)
 
 static volatile sig_atomic_t	worker_stopping;	/* SIGTERM SIGINT */
 static volatile sig_atomic_t	worker_retire;		/* SIGUSR1 */
@@ -171,6 +182,10 @@ worker_main(const struct conf *conf, const struct listener *ls, size_t n,
 
 	worker_signals(&waitmask);
 	master = getppid();
+#ifdef M_TRIM_THRESHOLD
+	(void)mallopt(M_TRIM_THRESHOLD, WORKER_TRIM_THRESHOLD);
+	(void)mallopt(M_MMAP_THRESHOLD, WORKER_TRIM_THRESHOLD);
+#endif
 
 	epfd = worker_epoll(ls, n, status_fd);
 	evs = xcalloc(n + 1, sizeof(*evs));

@@ -1028,6 +1028,52 @@ class TestChildMemory(LMTPDTestCase):
                         "busy child RSS %d KiB" % peak)
 
 
+    @unittest.skipUnless(shutil.which("strace"), "strace not installed")
+    def test_sessions_reuse_memory(self):
+        """A child's later sessions reuse the memory of its first: no brk,
+        mmap or munmap per connection (and no pages faulted afresh)."""
+        c = self.open(timeout=60)
+        child = pid_holding_inode(self.d.children(), server_socket_inode(
+            self.d.port, c.local_port()))
+        self.assertIsNotNone(child, "no child holds the connection")
+        _, final = self.transaction(c, ["alice@example.org"],
+                                    sample_message(b"warm"))
+        self.assertEqual([f[0] for f in final], [250], final)
+        c.expect("QUIT", 221)
+        c.close()
+        trace = os.path.join(self.d.dir, "strace.mem")
+        st = subprocess.Popen(["strace", "-qq", "-e",
+                               "trace=brk,mmap,munmap,accept4", "-o", trace,
+                               "-p", str(child)],
+                              stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)
+            served = 0
+            deadline = time.monotonic() + 20
+            # The pool may hand a connection to another child: count ours.
+            while served < 3 and time.monotonic() < deadline:
+                c = self.open(timeout=60)
+                mine = pid_holding_inode([child], server_socket_inode(
+                    self.d.port, c.local_port())) == child
+                _, final = self.transaction(c, ["alice@example.org"],
+                                            sample_message(b"again"))
+                self.assertEqual([f[0] for f in final], [250], final)
+                c.expect("QUIT", 221)
+                c.close()
+                served += mine
+        finally:
+            st.terminate()
+            st.wait(timeout=10)
+        with open(trace) as f:
+            out = f.read()
+        if out == "":
+            self.skipTest("strace could not attach (no ptrace here)")
+        self.assertGreater(served, 0, "the child served none of them")
+        self.assertRegex(out, r"accept4\(")
+        self.assertNotRegex(out, r"\b(brk|mmap|munmap)\(", out)
+
+
 class TestSignals(LMTPDTestCase):
 
     def rcpt_code(self, rcpt):
