@@ -384,10 +384,8 @@ maildir_tmp_discard(struct maildir_tmp *t)
 	if (t->fd != -1)
 		(void)close(t->fd);
 	t->fd = -1;
-	if (t->in_tmp)
-		(void)unlink(t->tmp_path);
-	t->in_tmp = false;
 	errno = saved;
+	maildir_tmp_unlink(t);
 }
 
 int
@@ -405,7 +403,7 @@ maildir_tmp_rename(struct maildir_tmp *t, off_t size, bool keep_open,
 {
 	char	name[MAILDIR_NAME_MAX + 32];
 	char	new_path[PATH_MAX];
-	int	n, saved;
+	int	n;
 
 	n = snprintf(name, sizeof(name), "%s,S=%lld", t->base,
 	    (long long)size);
@@ -438,13 +436,10 @@ maildir_tmp_rename(struct maildir_tmp *t, off_t size, bool keep_open,
 	return 0;
 
 fail:
-	saved = errno;
-	if (t->in_tmp)
-		(void)unlink(t->tmp_path);
-	t->in_tmp = false;
-	if (!keep_open)
+	if (keep_open)
+		maildir_tmp_unlink(t);
+	else
 		maildir_tmp_discard(t);
-	errno = saved;
 	return -1;
 }
 

@@ -477,13 +477,17 @@ class NotifyDaemon(T.Daemon):
 
 class TestNotify(SystemdTestCase):
 
-    def test_abstract_socket(self):
-        """NOTIFY_SOCKET=@name: an abstract socket, as sd_notify(3) has
-        it."""
+    def start_notifying(self, path=None):
+        """A NotifyDaemon started with a notification socket (path, or
+        one in its directory), and the socket, once READY=1 came from its
+        master."""
         d = NotifyDaemon(self)
         self.daemons.append(d)
-        n = Notifications("@lmtpd-test-notify.%d" % os.getpid())
-        self.addCleanup(n.close)
+        if path is None:
+            n = self.notifications(d)
+        else:
+            n = Notifications(path)
+            self.addCleanup(n.close)
         d.notify_socket = n.path
         d.port = T.free_port()
         d.write_conf()
@@ -492,21 +496,17 @@ class TestNotify(SystemdTestCase):
         self.assertIsNotNone(ready, "no READY=1 within %d s:\n%s"
                              % (NOTIFY_TIMEOUT, d.log()))
         self.assertEqual(ready[0], d.proc.pid, "READY=1 not from the master")
+        return d, n
+
+    def test_abstract_socket(self):
+        """NOTIFY_SOCKET=@name: an abstract socket, as sd_notify(3) has
+        it."""
+        d, _ = self.start_notifying("@lmtpd-test-notify.%d" % os.getpid())
         self.assert_clean_stop(d)
 
     def test_ready_reload_stop(self):
-        d = NotifyDaemon(self)
-        self.daemons.append(d)
-        n = self.notifications(d)
-        d.notify_socket = n.path
-        d.port = T.free_port()
-        d.write_conf()
-        d.spawn()
-        ready = n.wait("READY", "1")
-        self.assertIsNotNone(ready, "no READY=1 within %d s:\n%s"
-                             % (NOTIFY_TIMEOUT, d.log()))
+        d, n = self.start_notifying()
         master = d.proc.pid
-        self.assertEqual(ready[0], master, "READY=1 not from the master")
         # Ready means listening, with children to answer.
         c = self.client(("127.0.0.1", d.port))
         msg = self.deliver(c, ["alice@example.org"], b"ready")
