@@ -668,12 +668,18 @@ def perf_run(runner, daemon, size, msgs):
     return top[:15]
 
 
+def cpu_ticks(pid):
+    st = read_stat(pid)
+    return st["utime"] + st["stime"] if st is not None else 0
+
+
 def memory_run(runner, daemon, size, msgs):
-    idle = {}
+    idle, ticks = {}, {}
     for p in tree_pids(daemon.pid):
         m = smaps_rollup(p)
         if m is not None:
             idle[p] = m
+            ticks[p] = cpu_ticks(p)
     s = MemSampler(daemon.pid)
     s.start()
     try:
@@ -682,13 +688,16 @@ def memory_run(runner, daemon, size, msgs):
         s.stop()
     master = s.peak.get(daemon.pid, {"rss": 0, "pss": 0, "anon": 0})
     kids = {p: v for p, v in s.peak.items() if p != daemon.pid}
-    # The busy child is the one that grew most over its idle size; report
-    # its peak, and the largest peak of any other process of the tree.
-    busy, grow = None, -1
+    # The busy child is the one that used the most CPU in the run (then:
+    # grew most over its idle size); children that served earlier runs
+    # have grown already.  Report its peak, and the largest peak of any
+    # other process of the tree.
+    busy, best = None, None
     for p, v in kids.items():
-        g = v["rss"] - idle.get(p, {"rss": 0})["rss"]
-        if g > grow:
-            busy, grow = p, g
+        key = (cpu_ticks(p) - ticks.get(p, 0),
+               v["rss"] - idle.get(p, {"rss": 0})["rss"])
+        if best is None or key > best:
+            busy, best = p, key
     res = {"master_rss": master["rss"], "master_pss": master["pss"]}
     if busy is not None:
         res.update({"child_rss": kids[busy]["rss"],
@@ -1062,7 +1071,7 @@ def write_outputs(args, out_dir, info, plan, results, extra):
         w("## Memory (kB, peaks sampled every 20 ms from smaps_rollup)")
         w("")
         w("1 session, kept connection, 1 recipient. The busy child is the "
-          "one that grew most over its idle size.")
+          "one that used the most CPU in the run.")
         w("")
         w("| server | message size | messages | busy child RSS | its PSS "
           "| its anonymous | its idle RSS | master RSS | master PSS |")
@@ -1126,9 +1135,13 @@ def targets(plan, results, extra):
                      [(m(c, "lmtpd-link"), m(c, "limit-link"))
                       for c in c5], 0.85))
     cn = [c for c in plan if not c["kept"]]
+    # Dovecot hard-links the copies of a message to several recipients:
+    # lmtpd-link (delivered_to = none) is the one doing the same work.
     out.append(check("new connection per message: lmtpd >= 3 x Dovecot "
-                     "(every size/rcpt/sessions)",
-                     [(m(c, "lmtpd"), m(c, "dovecot")) for c in cn], 3.0))
+                     "(every size/rcpt/sessions; with 5 rcpt lmtpd-link, "
+                     "which links as Dovecot does)",
+                     [(m(c, "lmtpd" if c["rcpts"] == 1 else "lmtpd-link"),
+                       m(c, "dovecot")) for c in cn], 3.0))
     mem = [r for r in extra.get("memory") or [] if r["server"] == "lmtpd"
            and "child_rss" in r]
     if mem:
