@@ -31,6 +31,9 @@
 #define JOURNAL_HEX_LEN		(2 * JOURNAL_KEY_LEN)
 #define JOURNAL_BUF		8192
 #define JOURNAL_OPEN_TRIES	8	/* compactions racing our open */
+#define JOURNAL_MEMO_SLOTS	4	/* Maildirs a child remembers */
+#define JOURNAL_MEMO_BITS	(64 * 1024)	/* a filter of 8 KiB each */
+#define JOURNAL_HEAD		64	/* octets that tell a file from another */
 /* A leading "\n" (see journal_add), "-<19 digits> ", key, " ", name, "\n". */
 #define JOURNAL_LINE_MAX	\
 	(1 + 21 + JOURNAL_HEX_LEN + 1 + JOURNAL_NAME_MAX + 1)
@@ -57,6 +60,36 @@ struct entry {
 	const char	*hex;		/* JOURNAL_HEX_LEN bytes */
 	const char	*name;		/* NUL-terminated, no spaces */
 };
+
+/*
+ * What a child has read of a journal, so that a lookup reads only the
+ * lines added since: a Bloom filter of every key seen (three bits each,
+ * from the key's first 12 hex digits), up to off, the end of the last
+ * whole line read.  It answers "not there" only: a key it may hold is
+ * looked up in the file, so it can cost a read, never a wrong answer.
+ * dev, ino and the file's first octets tell the same file from a new
+ * one (a compaction renames a new file over it).
+ */
+struct memo {
+	bool		 valid;
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 off;
+	unsigned long	 used;		/* for eviction, the oldest first */
+	size_t		 head_len;
+	char		 head[JOURNAL_HEAD];
+	unsigned char	 bits[JOURNAL_MEMO_BITS / 8];
+};
+
+static struct memo	journal_memo[JOURNAL_MEMO_SLOTS];
+static unsigned long	journal_memo_clock;
+
+/*
+ * Test seam, deliberately not in journal.h: the octets the lookups and
+ * compactions have read from journals.
+ */
+extern unsigned long long	journal_bytes_read;
+unsigned long long		journal_bytes_read;
 
 static int	journal_path(char *, size_t, const char *, const char *);
 static int	open_locked(const char *, int, int, struct stat *);
@@ -199,6 +232,7 @@ scan_line(struct scan *sc, char **line_out, size_t *len_out)
 			continue;
 		if (n == -1)
 			return -1;
+		journal_bytes_read += (unsigned long long)n;
 		if (n == 0)
 			sc->eof = true;
 		sc->off += n;
@@ -271,11 +305,11 @@ entry_live(char *line, size_t len, time_t now, unsigned window)
 /*
  * Rewrites the journal at path (fd, locked LOCK_EX by the caller) with
  * only its live lines, through maildir/lmtpd-dedup.tmp<pid> and a rename.
- * A first, read-only pass stops at the first line to drop (normally the
- * first line: entries are appended in time order); when there is none,
- * the file is left alone.  XXX: while more than JOURNAL_COMPACT_SIZE of
- * entries are inside the window, every add reads the whole file; the
- * window is meant to cover a client's retries, not to be a log.  Never
+ * It runs when the first line is to drop (or damage comes before it):
+ * entries are appended in time order, so while the oldest is live the
+ * file is left alone, read no further.  XXX: other lines to drop (damage
+ * further on, a clock set back) wait until the first line expires.
+ * Never
  * inlined: its 20 kB of buffers would deepen every add's stack frame, and
  * every page of stack a child touches stays in its RSS.
  */
@@ -289,15 +323,13 @@ compact(const char *maildir, const char *path, int fd, time_t now,
 	size_t		 len, olen = 0;
 	int		 tfd = -1, rc, saved;
 
+	/* The oldest line first: while it is live, so are the others. */
 	scan_init(&sc, fd);
-	for (;;) {
-		if (scan_line(&sc, &line, &len) == -1)
-			return -1;
-		if (line == NULL && sc.n_skipped == 0)
-			return 0;
-		if (line == NULL || !entry_live(line, len, now, window))
-			break;
-	}
+	if (scan_line(&sc, &line, &len) == -1)
+		return -1;
+	if (sc.n_skipped == 0 && (line == NULL ||
+	    entry_live(line, len, now, window)))
+		return 0;
 
 	(void)snprintf(suffix, sizeof(suffix), ".tmp%ld", (long)getpid());
 	if (journal_path(tmp, sizeof(tmp), maildir, suffix) == -1)
@@ -354,11 +386,116 @@ fail:
 	return -1;
 }
 
+/* The filter's three bits for a key, from its first 12 hex digits. */
+static void
+memo_bits(const char *hex, unsigned idx[3])
+{
+	unsigned	v;
+	int		i, j, d;
+
+	for (i = 0; i < 3; i++) {
+		v = 0;
+		for (j = 0; j < 4; j++) {
+			d = hex[i * 4 + j];
+			v = v << 4 | (unsigned)(d <= '9' ? d - '0' : d - 'a' + 10);
+		}
+		idx[i] = v % JOURNAL_MEMO_BITS;
+	}
+}
+
+static void
+memo_add(struct memo *m, const char *hex)
+{
+	unsigned	idx[3];
+	int		i;
+
+	memo_bits(hex, idx);
+	for (i = 0; i < 3; i++)
+		m->bits[idx[i] / 8] |= (unsigned char)(1u << (idx[i] % 8));
+}
+
+static bool
+memo_may_hold(const struct memo *m, const char *hex)
+{
+	unsigned	idx[3];
+	int		i;
+
+	memo_bits(hex, idx);
+	for (i = 0; i < 3; i++)
+		if ((m->bits[idx[i] / 8] & (1u << (idx[i] % 8))) == 0)
+			return false;
+	return true;
+}
+
+/*
+ * The memo of the journal open at fd (st its fstat), brought up to its
+ * end: a new one when this file is not the one remembered.  NULL when
+ * the file cannot be read; the caller then reads it all.
+ */
+static struct memo *
+memo_for(int fd, const struct stat *st)
+{
+	struct memo	*m = NULL;
+	struct scan	 sc;
+	struct entry	 e;
+	char		 head[JOURNAL_HEAD], *line;
+	size_t		 i, len;
+	ssize_t		 n;
+
+	n = pread(fd, head, sizeof(head), 0);
+	if (n == -1)
+		return NULL;
+	journal_bytes_read += (unsigned long long)n;
+	for (i = 0; i < JOURNAL_MEMO_SLOTS; i++) {
+		if (!journal_memo[i].valid || journal_memo[i].dev != st->st_dev ||
+		    journal_memo[i].ino != st->st_ino)
+			continue;
+		m = &journal_memo[i];
+		/* Shrunk, or another file on the same inode: start again. */
+		if (st->st_size < m->off || (size_t)n < m->head_len ||
+		    memcmp(head, m->head, m->head_len) != 0)
+			m->valid = false;
+		break;
+	}
+	if (m == NULL)
+		for (i = 0; i < JOURNAL_MEMO_SLOTS; i++)
+			if (m == NULL || !journal_memo[i].valid ||
+			    (m->valid && journal_memo[i].used < m->used))
+				m = &journal_memo[i];
+	if (!m->valid) {
+		memset(m->bits, 0, sizeof(m->bits));
+		m->dev = st->st_dev;
+		m->ino = st->st_ino;
+		m->off = 0;
+		m->head_len = (size_t)n;
+		memcpy(m->head, head, (size_t)n);
+		m->valid = true;
+	}
+	m->used = ++journal_memo_clock;
+
+	scan_init(&sc, fd);
+	sc.off = m->off;
+	for (;;) {
+		if (scan_line(&sc, &line, &len) == -1) {
+			m->valid = false;
+			return NULL;
+		}
+		if (line == NULL)
+			break;
+		/* Every key seen, live or not: a superset is safe. */
+		if (entry_parse(line, len, &e))
+			memo_add(m, e.hex);
+		m->off = sc.off - (off_t)(sc.len - sc.pos);
+	}
+	return m;
+}
+
 int
 journal_find(const char *maildir, const unsigned char key[JOURNAL_KEY_LEN],
     time_t now, unsigned window, char *name_out, size_t cap,
     bool *found_out)
 {
+	struct memo	*m;
 	char		 path[PATH_MAX], hex[JOURNAL_HEX_LEN + 1];
 	struct stat	 st;
 	struct scan	 sc;
@@ -380,6 +517,12 @@ journal_find(const char *maildir, const unsigned char key[JOURNAL_KEY_LEN],
 		return -1;
 	}
 	sha256_hex(key, hex);
+	/* Not in the memo: not in the file, without reading it again. */
+	m = memo_for(fd, &st);
+	if (m != NULL && !memo_may_hold(m, hex)) {
+		(void)close(fd);
+		return 0;
+	}
 	scan_init(&sc, fd);
 	for (;;) {
 		if (scan_line(&sc, &line, &len) == -1) {

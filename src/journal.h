@@ -32,6 +32,10 @@
  * on I/O errors (EACCES, EIO, ...), and ENAMETOOLONG when the name does
  * not fit in cap.  Takes a shared flock(2) while reading, so it may block
  * behind a journal_add(); memory use does not depend on the file's size.
+ * The process remembers what it read of its last 4 journals (a filter of
+ * the keys seen, 8 KiB each), so a lookup reads the lines added since
+ * and the file's first octets; only a key the filter may hold is looked
+ * for in the whole file.
  */
 int	journal_find(const char *maildir,
 	    const unsigned char key[JOURNAL_KEY_LEN], time_t now,
