@@ -67,11 +67,13 @@ struct entry {
  * from the key's first 12 hex digits), up to off, the end of the last
  * whole line read.  It answers "not there" only: a key it may hold is
  * looked up in the file, so it can cost a read, never a wrong answer.
- * dev, ino and the file's first octets tell the same file from a new
- * one (a compaction renames a new file over it).
+ * The Maildir's path (a hash of it), dev, ino and the file's first
+ * octets tell the same file from a new one (a compaction renames a new
+ * file over it, and a freed inode number comes back).
  */
 struct memo {
 	bool		 valid;
+	uint64_t	 where;		/* FNV-1a of the Maildir's path */
 	dev_t		 dev;
 	ino_t		 ino;
 	off_t		 off;
@@ -427,14 +429,25 @@ memo_may_hold(const struct memo *m, const char *hex)
 	return true;
 }
 
+static uint64_t
+path_hash(const char *s)
+{
+	uint64_t	h = 14695981039346656037ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
 /*
- * The memo of the journal open at fd (st its fstat), brought up to its
- * end: a new one when this file is not the one remembered.  NULL when
- * the file cannot be read; the caller then reads it all.
+ * The memo of maildir's journal, open at fd (st its fstat), brought up
+ * to its end: a new one when this file is not the one remembered.  NULL
+ * when the file cannot be read; the caller then reads it all.
  */
 static struct memo *
-memo_for(int fd, const struct stat *st)
+memo_for(const char *maildir, int fd, const struct stat *st)
 {
+	uint64_t	 where = path_hash(maildir);
 	struct memo	*m = NULL;
 	struct scan	 sc;
 	struct entry	 e;
@@ -447,7 +460,8 @@ memo_for(int fd, const struct stat *st)
 		return NULL;
 	journal_bytes_read += (unsigned long long)n;
 	for (i = 0; i < JOURNAL_MEMO_SLOTS; i++) {
-		if (!journal_memo[i].valid || journal_memo[i].dev != st->st_dev ||
+		if (!journal_memo[i].valid || journal_memo[i].where != where ||
+		    journal_memo[i].dev != st->st_dev ||
 		    journal_memo[i].ino != st->st_ino)
 			continue;
 		m = &journal_memo[i];
@@ -457,13 +471,17 @@ memo_for(int fd, const struct stat *st)
 			m->valid = false;
 		break;
 	}
-	if (m == NULL)
+	if (m == NULL) {
+		/* A free slot, or the one used longest ago. */
 		for (i = 0; i < JOURNAL_MEMO_SLOTS; i++)
 			if (m == NULL || !journal_memo[i].valid ||
 			    (m->valid && journal_memo[i].used < m->used))
 				m = &journal_memo[i];
+		m->valid = false;
+	}
 	if (!m->valid) {
 		memset(m->bits, 0, sizeof(m->bits));
+		m->where = where;
 		m->dev = st->st_dev;
 		m->ino = st->st_ino;
 		m->off = 0;
@@ -518,7 +536,7 @@ journal_find(const char *maildir, const unsigned char key[JOURNAL_KEY_LEN],
 	}
 	sha256_hex(key, hex);
 	/* Not in the memo: not in the file, without reading it again. */
-	m = memo_for(fd, &st);
+	m = memo_for(maildir, fd, &st);
 	if (m != NULL && !memo_may_hold(m, hex)) {
 		(void)close(fd);
 		return 0;

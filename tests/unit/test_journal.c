@@ -655,6 +655,42 @@ START_TEST(test_lookups_read_what_is_new)
 }
 END_TEST
 
+/*
+ * More journals than the process remembers: each one's lookups stay
+ * right as the memos are taken over by others.
+ */
+START_TEST(test_more_journals_than_memos)
+{
+	unsigned char	key[JOURNAL_KEY_LEN];
+	char		dirs[6][PATH_MAX], name[64];
+	unsigned	j, r, k;
+	bool		found;
+
+	for (j = 0; j < 6; j++) {
+		test_pathf(dirs[j], "%s/m%u", root, j);
+		ck_assert_int_eq(mkdir(dirs[j], 0700), 0);
+	}
+	for (r = 0; r < 4; r++)
+		for (j = 0; j < 6; j++) {
+			key_of(100 * r + j, key);
+			ck_assert_int_eq(journal_add(dirs[j], key, BASE, WIN,
+			    NAME), 0);
+			for (k = 0; k <= r; k++) {
+				key_of(100 * k + j, key);
+				found = false;
+				ck_assert_int_eq(journal_find(dirs[j], key, BASE,
+				    WIN, name, sizeof(name), &found), 0);
+				ck_assert_msg(found, "key %u in m%u", 100 * k + j,
+				    j);
+				key_of(100 * k + (j + 1) % 6, key);
+				ck_assert_int_eq(journal_find(dirs[j], key, BASE,
+				    WIN, name, sizeof(name), &found), 0);
+				ck_assert(!found);
+			}
+		}
+}
+END_TEST
+
 /* Symlinks are not followed, FIFOs and the like not used. */
 START_TEST(test_not_a_regular_file)
 {
@@ -903,6 +939,7 @@ journal_suite(void)
 	tcase_add_test(tc, test_long_name_rejected);
 	tcase_add_test(tc, test_window_zero_is_off);
 	tcase_add_test(tc, test_lookups_read_what_is_new);
+	tcase_add_test(tc, test_more_journals_than_memos);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("damage");
