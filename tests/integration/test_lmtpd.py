@@ -1005,13 +1005,18 @@ class TestChildMemory(LMTPDTestCase):
     daemon_opts = {"dedup_window": 0}
     RSS_MAX_KIB = 2048
 
-    def test_busy_child_rss(self):
-        if is_asan(LMTPD):
-            self.skipTest("ASan's shadow memory is in every RSS")
+    def open_served(self):
+        """A connection, and the pid of the child serving it."""
         c = self.open(timeout=60)
         child = pid_holding_inode(self.d.children(), server_socket_inode(
             self.d.port, c.local_port()))
         self.assertIsNotNone(child, "no child holds the connection")
+        return c, child
+
+    def test_busy_child_rss(self):
+        if is_asan(LMTPD):
+            self.skipTest("ASan's shadow memory is in every RSS")
+        c, child = self.open_served()
         filler = b"abcdefghijklmnopqrstuvwxyz0123456789" * 2 + b"\n"
         peak = 0
         for size in (4 << 10, 1 << 20):
@@ -1034,10 +1039,7 @@ class TestChildMemory(LMTPDTestCase):
         mmap or munmap per connection (and no pages faulted afresh)."""
         if is_asan(LMTPD):
             self.skipTest("ASan has an allocator of its own")
-        c = self.open(timeout=60)
-        child = pid_holding_inode(self.d.children(), server_socket_inode(
-            self.d.port, c.local_port()))
-        self.assertIsNotNone(child, "no child holds the connection")
+        c, child = self.open_served()
         _, final = self.transaction(c, ["alice@example.org"],
                                     sample_message(b"warm"))
         self.assertEqual([f[0] for f in final], [250], final)
