@@ -64,6 +64,17 @@ def human_size(n):
     return "%d B" % n
 
 
+def interrupt(proc, timeout):
+    """SIGINT to a tracer (strace, perf), which then writes its report;
+    SIGKILL when it has not exited within timeout seconds."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 def run_cmd(argv, timeout=30, **kw):
     """Runs argv to completion (bounded); returns its stdout, "" if absent."""
     try:
@@ -569,12 +580,7 @@ def strace_run(runner, daemon, size, rcpts, kept, msgs):
         time.sleep(1.0)     # attach
         runner.smtp_source(daemon, size, rcpts, 1, kept, msgs)
     finally:
-        st.send_signal(signal.SIGINT)
-        try:
-            st.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            st.kill()
-            st.wait(timeout=10)
+        interrupt(st, 20)
     return parse_strace_c(out)
 
 
@@ -650,12 +656,7 @@ def perf_run(runner, daemon, size, msgs):
         runner.smtp_source(daemon, size, 1, 1, True, msgs)
         pids = before | set(tree_pids(daemon.pid))
     finally:
-        pr.send_signal(signal.SIGINT)
-        try:
-            pr.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            pr.kill()
-            pr.wait(timeout=10)
+        interrupt(pr, 30)
     rep = run_cmd(["perf", "report", "-i", out, "--stdio", "--sort",
                    "dso,symbol", "--percentage", "relative", "--pid",
                    ",".join(str(p) for p in pids)], timeout=120)

@@ -802,7 +802,7 @@ link_copy(struct delivery *d, const struct delivery_origin *o,
 	if (p->link_src != SIZE_MAX)
 		src = d->batch[p->link_src].file != NULL ?
 		    d->batch[p->link_src].file->tmp_path : NULL;
-	if (src != NULL && maildir_link_new(src, p->dir, conf->hostname,
+	if (src != NULL && maildir_link(src, p->dir, conf->hostname,
 	    (off_t)p->size, p->name, sizeof(p->name)) == 0) {
 		p->stored = p->linked = true;
 		return;

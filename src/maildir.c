@@ -516,8 +516,8 @@ maildir_deliver(const char *dir, const char *host, const char *hdr,
 }
 
 int
-maildir_link_new(const char *src, const char *dir, const char *host,
-    off_t size, char *name_out, size_t cap)
+maildir_link(const char *src, const char *dir, const char *host, off_t size,
+    char *name_out, size_t cap)
 {
 	char		 name[MAILDIR_NAME_MAX];
 	char		 new_path[PATH_MAX];
@@ -542,19 +542,6 @@ maildir_link_new(const char *src, const char *dir, const char *host,
 	}
 	(void)snprintf(name_out, cap, "new/%s", name);
 	return 0;
-}
-
-int
-maildir_link(const char *src, const char *dir, const char *host, off_t size,
-    char *name_out, size_t cap)
-{
-	char	rel[MAILDIR_NAME_MAX + 8];
-
-	/* The caller's room is checked before anything is linked. */
-	if (maildir_link_new(src, dir, host, size, rel, name_out != NULL &&
-	    cap < sizeof(rel) ? cap : sizeof(rel)) == -1)
-		return -1;
-	return settle(dir, rel, name_out, cap);
 }
 
 /* STYLE §4: the one place delivery errors become replies. */

@@ -112,19 +112,14 @@ int	maildir_deliver(const char *dir, const char *host, const char *hdr,
 /*
  * Delivers the complete, synced file src into the Maildir dir once more,
  * as a hard link under a fresh unique name in new/ (creating the Maildir
- * if needed), then syncs new/.  One write serves several recipients with
- * the same owner.  Returns 0 with "new/<name>" in name_out, or -1 with
- * errno (EXDEV: another file system; the caller writes a copy instead).
+ * if needed).  One write serves several recipients with the same owner.
+ * The caller syncs new/ (maildir_sync_new) and takes the link back
+ * (maildir_take_back) if that fails.  Returns 0 with "new/<name>" in
+ * name_out (cap bytes: a name that does not fit is refused first), or -1
+ * with errno (EXDEV: another file system; the caller writes a copy
+ * instead).
  */
 int	maildir_link(const char *src, const char *dir, const char *host,
-	    off_t size, char *name_out, size_t cap);
-
-/*
- * maildir_link without the sync of new/, which the caller does with
- * maildir_sync_new (taking the link back if it fails).  name_out (cap
- * bytes) gets "new/<name>".
- */
-int	maildir_link_new(const char *src, const char *dir, const char *host,
 	    off_t size, char *name_out, size_t cap);
 
 /*

@@ -146,6 +146,22 @@ def outcome_of(code):
     return TEMP if 400 <= code < 500 else PERM
 
 
+def note_rcpt(r, code, accepted, out):
+    """The reply to RCPT r: accepted, or its outcome in out."""
+    if code == 250:
+        accepted.append(r)
+    else:
+        out[r] = outcome_of(code)
+
+
+def bdat_halves(body):
+    """body with CRLF line ends (chunks carry the message as it is), split
+    at a line end in the middle: two BDAT chunks."""
+    crlf = body.replace(b"\n", b"\r\n")
+    half = crlf.index(b"\r\n", len(crlf) // 2) + 2
+    return crlf[:half], crlf[half:]
+
+
 STEPS = ("after_mail", "after_rcpt", "mid_data", "before_dot",
          "after_dot", "mid_bdat", None)
 
@@ -177,11 +193,7 @@ def send(d, ledger, rcpts, body, vanish=None, bdat=False, unix=False,
         if vanish == "after_mail":
             return _vanish(c, rcpts, out)
         for i, r in enumerate(rcpts):
-            code, _ = c.cmd("RCPT TO:<%s>" % r)
-            if code == 250:
-                accepted.append(r)
-            else:
-                out[r] = outcome_of(code)
+            note_rcpt(r, c.cmd("RCPT TO:<%s>" % r)[0], accepted, out)
             if vanish == "after_rcpt" and i == len(rcpts) // 2:
                 return _vanish(c, rcpts, out)
         if not accepted:
@@ -190,17 +202,13 @@ def send(d, ledger, rcpts, body, vanish=None, bdat=False, unix=False,
         data = wire(body)
         phase = "data"
         if bdat:
-            # Chunks carry the message as it is, CRLF line ends; split at
-            # a line end in the middle.
-            crlf = body.replace(b"\n", b"\r\n")
-            half = crlf.index(b"\r\n", len(crlf) // 2) + 2
-            c.send(b"BDAT %d\r\n" % half + crlf[:half])
+            first, rest = bdat_halves(body)
+            c.send(b"BDAT %d\r\n" % len(first) + first)
             code, _ = c.reply()
             if code != 250:
                 raise EOFError("BDAT %d" % code)
             if vanish == "mid_bdat":
                 return _vanish(c, rcpts, out)
-            rest = crlf[half:]
             c.send(b"BDAT %d LAST\r\n" % len(rest) + rest)
         else:
             code, _ = c.cmd("DATA")

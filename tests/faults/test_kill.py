@@ -233,24 +233,18 @@ def held_session(d, ledger, rcpts, body, held, gate, unix=False,
         if code != 250:
             raise EOFError("MAIL %d" % code)
         for r in rcpts:
-            code, _ = c.cmd("RCPT TO:<%s>" % r)
-            if code == 250:
-                accepted.append(r)
-            else:
-                out[r] = F.outcome_of(code)
+            F.note_rcpt(r, c.cmd("RCPT TO:<%s>" % r)[0], accepted, out)
         if not accepted:
             return out
         phase = "data"
         if bdat:
-            crlf = body.replace(b"\n", b"\r\n")
-            half = crlf.index(b"\r\n", len(crlf) // 2) + 2
-            c.send(b"BDAT %d\r\n" % half + crlf[:half])
+            first, rest = F.bdat_halves(body)
+            c.send(b"BDAT %d\r\n" % len(first) + first)
             code, _ = c.reply()
             if code != 250:
                 raise EOFError("BDAT %d" % code)
             held.set()
             gate.wait(JOIN_TIMEOUT)
-            rest = crlf[half:]
             c.send(b"BDAT %d LAST\r\n" % len(rest) + rest)
         else:
             code, _ = c.cmd("DATA")

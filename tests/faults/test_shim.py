@@ -189,11 +189,7 @@ def one(c, ledger, msg_id, rcpts, body, bdat):
                 out[r] = F.outcome_of(code)
             return out, False
         for r in rcpts:
-            code, _ = c.cmd("RCPT TO:<%s>" % r)
-            if code == 250:
-                accepted.append(r)
-            else:
-                out[r] = F.outcome_of(code)
+            F.note_rcpt(r, c.cmd("RCPT TO:<%s>" % r)[0], accepted, out)
         if not accepted:
             c.cmd("RSET")
             return out, False
@@ -531,11 +527,7 @@ class TestMemoryPressure(ShimCase):
                 batch = rcpts[k:k + BATCH]
                 c.send("".join("RCPT TO:<%s>\r\n" % r for r in batch))
                 for r in batch:
-                    code, _ = c.reply()
-                    if code == 250:
-                        accepted.append(r)
-                    else:
-                        out[r] = F.outcome_of(code)
+                    F.note_rcpt(r, c.reply()[0], accepted, out)
             if not accepted:
                 c.cmd("QUIT")
                 return out, False

@@ -260,6 +260,17 @@ START_TEST(test_paths_agree)
 }
 END_TEST
 
+/* The known answers, for the SHA-NI path and the portable one alike. */
+static void
+add_vector_tests(TCase *tc)
+{
+	tcase_add_loop_test(tc, test_vectors, 0,
+	    (int)(sizeof(vectors) / sizeof(vectors[0])));
+	tcase_add_test(tc, test_million_a);
+	tcase_add_loop_test(tc, test_padding_edges, 0,
+	    (int)(sizeof(edges) / sizeof(edges[0])));
+}
+
 Suite *
 sha256_suite(void)
 {
@@ -267,11 +278,7 @@ sha256_suite(void)
 	TCase	*tc;
 
 	tc = tcase_create("vectors");
-	tcase_add_loop_test(tc, test_vectors, 0,
-	    (int)(sizeof(vectors) / sizeof(vectors[0])));
-	tcase_add_test(tc, test_million_a);
-	tcase_add_loop_test(tc, test_padding_edges, 0,
-	    (int)(sizeof(edges) / sizeof(edges[0])));
+	add_vector_tests(tc);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("streaming");
@@ -283,11 +290,7 @@ sha256_suite(void)
 
 	tc = tcase_create("portable");
 	tcase_add_checked_fixture(tc, portable_on, portable_off);
-	tcase_add_loop_test(tc, test_vectors, 0,
-	    (int)(sizeof(vectors) / sizeof(vectors[0])));
-	tcase_add_test(tc, test_million_a);
-	tcase_add_loop_test(tc, test_padding_edges, 0,
-	    (int)(sizeof(edges) / sizeof(edges[0])));
+	add_vector_tests(tc);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("paths");
